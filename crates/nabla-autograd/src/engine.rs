@@ -1,0 +1,468 @@
+//! The reverse-mode engine: runs the recorded graph backwards from one or more outputs.
+//!
+//! Nodes run in an order where every node runs after all nodes that feed it gradients
+//! (dependency counting), breaking ties by creation order, newest first, as PyTorch does.
+//! Every walk is iterative.
+
+use crate::grad_mode::{is_anomaly_enabled, no_grad, set_grad_enabled};
+use crate::graph::{node_key, NodeRef};
+use crate::tensor::{Tensor, TensorImpl};
+use nabla_tensor::{Error, Result};
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+/// Options of [`Tensor::backward_with`] (PyTorch's `backward` keyword arguments).
+///
+/// ```
+/// use nabla_autograd::{autograd::BackwardOptions, Tensor};
+/// let x = Tensor::ones(&[2]).requires_grad_(true);
+/// let y = &x * 2.0;
+/// y.backward_with(&BackwardOptions { gradient: Some(Tensor::ones(&[2])), ..Default::default() });
+/// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![2.0, 2.0]);
+/// ```
+#[derive(Clone, Default)]
+pub struct BackwardOptions {
+    /// The gradient of the final quantity with respect to this tensor; required for
+    /// non-scalar tensors, `1` for scalars when `None`.
+    pub gradient: Option<Tensor>,
+    /// Keep the saved tensors so that the graph can be backpropagated again.
+    pub retain_graph: bool,
+    /// Record the backward pass itself, for higher-order derivatives.
+    pub create_graph: bool,
+}
+
+/// Options of [`grad`] (PyTorch's `torch.autograd.grad` keyword arguments).
+#[derive(Clone, Default)]
+pub struct GradOptions {
+    /// Gradients of the final quantity with respect to each output (`None`: 1 for scalars).
+    pub grad_outputs: Option<Vec<Tensor>>,
+    /// Keep the saved tensors (defaults to `create_graph` in PyTorch; here, set it).
+    pub retain_graph: bool,
+    /// Record the backward pass so the returned gradients can be differentiated again.
+    pub create_graph: bool,
+    /// Return `None` for inputs that the outputs do not depend on, instead of an error.
+    pub allow_unused: bool,
+}
+
+struct Ready {
+    seq: u64,
+    node: NodeRef,
+}
+impl PartialEq for Ready {
+    fn eq(&self, o: &Self) -> bool {
+        self.seq == o.seq
+    }
+}
+impl Eq for Ready {}
+impl PartialOrd for Ready {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Ready {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.seq.cmp(&o.seq)
+    }
+}
+
+/// One step of a backward pass, reported to observers (narrated backward, step-through).
+pub struct StepEvent<'a> {
+    /// The node that ran.
+    pub node: crate::GradFn,
+    /// The gradient it received (after hooks).
+    pub grad_in: &'a Tensor,
+    /// The gradients it produced, one per input.
+    pub grads_out: &'a [Option<Tensor>],
+}
+
+/// Observes the steps of a backward pass.
+pub(crate) type Observer<'a> = &'a mut dyn FnMut(StepEvent<'_>);
+
+pub(crate) struct RunOptions<'a> {
+    pub retain_graph: bool,
+    pub create_graph: bool,
+    /// For `grad()`: the nodes whose incoming gradients are returned (no accumulation).
+    pub capture: Option<&'a [NodeRef]>,
+    pub observer: Option<Observer<'a>>,
+}
+
+/// Sum of two gradients (recorded only under create_graph, which the caller set as the mode).
+fn add_grads(a: Tensor, b: &Tensor) -> Result<Tensor> {
+    a.try_add(b)
+}
+
+fn run_hooks(t: &Arc<TensorImpl>, mut grad: Tensor) -> Tensor {
+    let hooks: Vec<_> = t.meta.lock().unwrap_or_else(|e| e.into_inner()).hooks.iter().map(|(_, h)| h.clone()).collect();
+    for h in hooks {
+        if let Some(g) = h(&grad) {
+            grad = g;
+        }
+    }
+    grad
+}
+
+/// Runs backward from `roots` (output, gradient) pairs. Returns the captured gradients
+/// (one per capture node) when `opts.capture` is set.
+pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Result<Vec<Option<Tensor>>> {
+    let _mode = set_grad_enabled(opts.create_graph);
+    // 1. dependency counts over the reachable graph
+    let mut deps: HashMap<usize, u32> = HashMap::new();
+    let mut stack: Vec<NodeRef> = Vec::new();
+    let mut seen: HashMap<usize, ()> = HashMap::new();
+    for (n, _) in roots {
+        if seen.insert(node_key(n), ()).is_none() {
+            stack.push(n.clone());
+        }
+    }
+    let mut all: Vec<NodeRef> = Vec::new();
+    while let Some(n) = stack.pop() {
+        for next in n.header().next.iter().flatten() {
+            let k = node_key(next);
+            *deps.entry(k).or_insert(0) += 1;
+            if seen.insert(k, ()).is_none() {
+                stack.push(next.clone());
+            }
+        }
+        all.push(n);
+    }
+    // 2. for grad(): only the nodes from which a capture node can be reached must run
+    let capture_keys: Vec<usize> = opts.capture.map(|c| c.iter().map(node_key).collect()).unwrap_or_default();
+    let needed: Option<HashMap<usize, bool>> = opts.capture.map(|_| {
+        // `all` lists nodes so that a node comes before the ones it reaches only partially;
+        // iterate to a fixed point from the captures backwards, iteratively.
+        let mut need: HashMap<usize, bool> = HashMap::new();
+        for k in &capture_keys {
+            need.insert(*k, true);
+        }
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for n in all.iter().rev() {
+                let k = node_key(n);
+                if need.get(&k).copied().unwrap_or(false) {
+                    continue;
+                }
+                if n.header().next.iter().flatten().any(|x| need.get(&node_key(x)).copied().unwrap_or(false)) {
+                    need.insert(k, true);
+                    changed = true;
+                }
+            }
+        }
+        need
+    });
+    let mut captured: Vec<Option<Tensor>> = vec![None; capture_keys.len()];
+
+    // 3. run in dependency order
+    let mut buffers: HashMap<usize, Tensor> = HashMap::new();
+    let mut heap: BinaryHeap<Ready> = BinaryHeap::new();
+    for (n, g) in roots {
+        let k = node_key(n);
+        let g = match buffers.remove(&k) {
+            Some(prev) => add_grads(prev, g)?,
+            None => g.clone(),
+        };
+        buffers.insert(k, g);
+    }
+    for (n, _) in roots {
+        let k = node_key(n);
+        if deps.get(&k).copied().unwrap_or(0) == 0 && !heap.iter().any(|r| node_key(&r.node) == k) {
+            heap.push(Ready { seq: n.header().seq, node: n.clone() });
+        }
+    }
+    while let Some(Ready { node, .. }) = heap.pop() {
+        let k = node_key(&node);
+        let grad = buffers.remove(&k);
+        let mut outs: crate::graph::Grads = crate::graph::Grads::new();
+        if let Some(mut grad) = grad {
+            // tensor hooks and retain_grad of the node's output (non-leaf)
+            if let Some(out) = node.header().output.get().and_then(|w| w.upgrade()) {
+                grad = run_hooks(&out, grad);
+                let mut m = out.meta.lock().unwrap_or_else(|e| e.into_inner());
+                if m.retains_grad {
+                    let g = if opts.create_graph { grad.clone() } else { no_grad(|| grad.detach()) };
+                    m.grad = Some(match m.grad.take() {
+                        Some(old) => add_grads(old, &g)?,
+                        None => g,
+                    });
+                }
+            }
+            if let Some(pos) = capture_keys.iter().position(|c| *c == k) {
+                captured[pos] = Some(match captured[pos].take() {
+                    Some(old) => add_grads(old, &grad)?,
+                    None => grad.clone(),
+                });
+            }
+            let needed_here = needed.as_ref().is_none_or(|m| m.get(&k).copied().unwrap_or(false));
+            if let Some(leaf) = node.leaf() {
+                if opts.capture.is_none() {
+                    let g = run_hooks(leaf, grad.clone());
+                    accumulate(leaf, g, opts.create_graph)?;
+                }
+                if let Some(obs) = opts.observer.as_mut() {
+                    obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &[] });
+                }
+            } else if needed_here {
+                outs = node.apply(&node, &grad)?;
+                if outs.len() != node.header().next.len() {
+                    return Err(Error::Autograd {
+                        msg: format!(
+                            "function {} returned {} gradients, expected {} (one per input)",
+                            node.name(),
+                            outs.len(),
+                            node.header().next.len()
+                        ),
+                    });
+                }
+                if is_anomaly_enabled() {
+                    for (i, g) in outs.iter().enumerate() {
+                        if let Some(g) = g {
+                            if g.raw().has_non_finite() {
+                                return Err(Error::Anomaly {
+                                    msg: format!(
+                                        "anomaly detected: Function '{}' returned nan or infinite values in its {i}th output; \
+                                         the forward op was created at {}",
+                                        node.name(),
+                                        node.header().location
+                                    ),
+                                });
+                            }
+                        }
+                    }
+                }
+                if let Some(obs) = opts.observer.as_mut() {
+                    obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &outs });
+                }
+                if !opts.retain_graph {
+                    node.release();
+                }
+            }
+        }
+        for (i, next) in node.header().next.iter().enumerate() {
+            let Some(next) = next else { continue };
+            let nk = node_key(next);
+            if let Some(Some(g)) = outs.get_mut(i).map(|g| g.take()) {
+                let h = next.header();
+                let g = if g.shape() != &h.out_shape[..] {
+                    return Err(Error::Autograd {
+                        msg: format!(
+                            "Function {} returned an invalid gradient at index {i} - got {:?} but expected shape compatible with {:?}",
+                            node.name(),
+                            g.shape(),
+                            &h.out_shape[..]
+                        ),
+                    });
+                } else if g.dtype() != h.out_dtype {
+                    g.try_to_dtype(h.out_dtype)?
+                } else {
+                    g
+                };
+                let merged = match buffers.remove(&nk) {
+                    Some(prev) => add_grads(prev, &g)?,
+                    None => g,
+                };
+                buffers.insert(nk, merged);
+            }
+            let d = deps.get_mut(&nk).expect("dependency counted");
+            *d -= 1;
+            if *d == 0 {
+                heap.push(Ready { seq: next.header().seq, node: next.clone() });
+            }
+        }
+    }
+    Ok(captured)
+}
+
+/// Adds `g` into a leaf's `.grad` (stealing `g`'s buffer when nobody else holds it).
+fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
+    let mut m = leaf.meta.lock().unwrap_or_else(|e| e.into_inner());
+    let g = if create_graph { g } else { g.detach() };
+    let exclusive =
+        |t: &Tensor| Arc::strong_count(&t.0) == 1 && Arc::strong_count(t.raw().storage()) == 1 && t.raw().is_compact();
+    m.grad = Some(match m.grad.take() {
+        None => {
+            if create_graph || exclusive(&g) {
+                g
+            } else {
+                Tensor::from_raw(g.raw().copy())
+            }
+        }
+        Some(old) => {
+            if !create_graph && exclusive(&old) && old.requires_grad() == g.requires_grad() && !old.requires_grad() {
+                old.raw().zip_assign("accumulate_grad", g.raw(), &crate::ops::binary::AddKernel)?;
+                old
+            } else {
+                add_grads(old, &g)?
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Computes and returns the gradients of `outputs` with respect to `inputs` without
+/// touching any `.grad` (PyTorch's `torch.autograd.grad`).
+///
+/// ```
+/// use nabla_autograd::{autograd::{grad, GradOptions}, Tensor};
+/// let x = Tensor::from_vec(vec![2.0f64], &[1]).requires_grad_(true);
+/// let y = x.pow(3.0).sum();
+/// let g = grad(&[y], &[x.clone()], &GradOptions { create_graph: true, ..Default::default() }).unwrap();
+/// let dy = g[0].clone().unwrap();               // 3x² = 12
+/// assert_eq!(dy.item(), 12.0);
+/// let g2 = grad(&[dy.sum()], &[x.clone()], &Default::default()).unwrap();
+/// assert_eq!(g2[0].as_ref().unwrap().item(), 12.0); // 6x = 12
+/// assert!(x.grad().is_none());
+/// ```
+pub fn grad(outputs: &[Tensor], inputs: &[Tensor], opts: &GradOptions) -> Result<Vec<Option<Tensor>>> {
+    let roots = make_roots(outputs, opts.grad_outputs.as_deref())?;
+    let mut capture = Vec::with_capacity(inputs.len());
+    for (i, t) in inputs.iter().enumerate() {
+        match t.grad_node() {
+            Some(n) => capture.push(n),
+            None => {
+                return Err(Error::Autograd {
+                    msg: format!("grad: One of the differentiated Tensors (input {i}) does not require grad"),
+                });
+            }
+        }
+    }
+    let res = run(
+        &roots,
+        RunOptions {
+            retain_graph: opts.retain_graph || opts.create_graph,
+            create_graph: opts.create_graph,
+            capture: Some(&capture),
+            observer: None,
+        },
+    )?;
+    if !opts.allow_unused {
+        if let Some(i) = res.iter().position(|g| g.is_none()) {
+            return Err(Error::Autograd {
+                msg: format!(
+                    "grad: One of the differentiated Tensors (input {i}) appears to not have been used in the graph. \
+                     Set allow_unused: true if this is the desired behavior."
+                ),
+            });
+        }
+    }
+    Ok(res)
+}
+
+/// The (node, seed gradient) pairs to start from.
+pub(crate) fn make_roots(outputs: &[Tensor], grads: Option<&[Tensor]>) -> Result<Vec<(NodeRef, Tensor)>> {
+    if let Some(g) = grads {
+        if g.len() != outputs.len() {
+            return Err(Error::Autograd {
+                msg: format!("grad_outputs has {} tensors but there are {} outputs", g.len(), outputs.len()),
+            });
+        }
+    }
+    let mut roots = Vec::with_capacity(outputs.len());
+    for (i, out) in outputs.iter().enumerate() {
+        let Some(node) = out.grad_node() else {
+            return Err(Error::Autograd {
+                msg: format!("element {i} of tensors does not require grad and does not have a grad_fn; hint: call requires_grad_(true) on the leaves you want gradients for, and do not compute the output under no_grad"),
+            });
+        };
+        let seed = match grads.map(|g| g[i].clone()) {
+            Some(g) => {
+                if g.shape() != out.shape() {
+                    return Err(Error::Autograd {
+                        msg: format!("Mismatch in shape: grad_output[{i}] has a shape of {:?} and output[{i}] has a shape of {:?}.", g.shape(), out.shape()),
+                    });
+                }
+                g.try_to_dtype(out.dtype())?
+            }
+            None => {
+                if out.numel() != 1 {
+                    return Err(Error::Autograd {
+                        msg: format!(
+                            "grad can be implicitly created only for scalar outputs (this output has shape {:?}); \
+                             hint: reduce it with .sum() or .mean(), or pass a gradient of the same shape in BackwardOptions::gradient",
+                            out.shape()
+                        ),
+                    });
+                }
+                Tensor::ones_with(out.shape(), out.dtype())
+            }
+        };
+        roots.push((node, seed));
+    }
+    Ok(roots)
+}
+
+impl Tensor {
+    /// Computes the gradient of this scalar with respect to every leaf that requires grad,
+    /// accumulating into their `.grad`, then frees the graph's saved tensors.
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let x = Tensor::from_vec(vec![2.0f32], &[1]).requires_grad_(true);
+    /// let w = Tensor::from_vec(vec![1.0f32], &[1]).requires_grad_(true);
+    /// let y = ((&x + &w) * (&w + 1.0)).sum();
+    /// y.backward();
+    /// assert_eq!(w.grad().unwrap().item(), 5.0);
+    /// assert_eq!(x.grad().unwrap().item(), 2.0);
+    /// ```
+    ///
+    /// # Panics
+    /// On a non-scalar, a tensor that does not require grad, or a second backward through
+    /// freed saved tensors (see [`Tensor::try_backward`]).
+    #[track_caller]
+    pub fn backward(&self) {
+        crate::ops::or_panic(self.try_backward_with(&BackwardOptions::default()))
+    }
+
+    /// [`Tensor::backward`] with PyTorch's options (`gradient`, `retain_graph`, `create_graph`).
+    #[track_caller]
+    pub fn backward_with(&self, opts: &BackwardOptions) {
+        crate::ops::or_panic(self.try_backward_with(opts))
+    }
+
+    /// [`Tensor::backward`], returning errors instead of panicking.
+    ///
+    /// ```
+    /// let x = nabla_autograd::Tensor::ones(&[2]).requires_grad_(true);
+    /// let e = (&x * 2.0).try_backward().unwrap_err();
+    /// assert!(e.to_string().contains("grad can be implicitly created only for scalar outputs"));
+    /// ```
+    pub fn try_backward(&self) -> Result<()> {
+        self.try_backward_with(&BackwardOptions::default())
+    }
+
+    /// [`Tensor::backward_with`], returning errors instead of panicking.
+    pub fn try_backward_with(&self, opts: &BackwardOptions) -> Result<()> {
+        let grads = opts.gradient.as_ref().map(std::slice::from_ref);
+        let roots = make_roots(std::slice::from_ref(self), grads)?;
+        run(
+            &roots,
+            RunOptions {
+                retain_graph: opts.retain_graph,
+                create_graph: opts.create_graph,
+                capture: None,
+                observer: None,
+            },
+        )?;
+        Ok(())
+    }
+}
+
+/// Runs backward from `output` with `gradient` (1 for scalars), calling `observer` after
+/// every node: the engine under the narrated backward and step-through tools.
+pub fn backward_observed(
+    output: &Tensor,
+    opts: &BackwardOptions,
+    observer: &mut dyn FnMut(StepEvent<'_>),
+) -> Result<()> {
+    let grads = opts.gradient.as_ref().map(std::slice::from_ref);
+    let roots = make_roots(std::slice::from_ref(output), grads)?;
+    run(
+        &roots,
+        RunOptions {
+            retain_graph: opts.retain_graph,
+            create_graph: opts.create_graph,
+            capture: None,
+            observer: Some(observer),
+        },
+    )?;
+    Ok(())
+}

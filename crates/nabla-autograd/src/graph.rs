@@ -1,0 +1,282 @@
+//! The recorded graph: one node per differentiable operation, pointing at the nodes that
+//! produced its inputs (`next`). Leaves are reached through `AccumulateGrad` nodes.
+//!
+//! Ownership runs one way only — a tensor owns its `grad_fn`, a node owns the nodes of
+//! its inputs and the tensors it saved — so there are no reference cycles, and dropping a
+//! graph frees it. Drops are iterative (see [`defer_drop`]): a graph a million nodes deep
+//! is freed on a small stack.
+
+use crate::tensor::{Tensor, TensorImpl};
+use nabla_tensor::{DType, Error, RawTensor, Result, Shape};
+use smallvec::SmallVec;
+use std::cell::{Cell, RefCell};
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+/// Gradients returned by a backward function, one per input (`None`: no gradient).
+pub type Grads = SmallVec<[Option<Tensor>; 2]>;
+
+/// A shared reference to a graph node.
+pub(crate) type NodeRef = Arc<dyn NodeDyn>;
+
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of graph nodes alive in the process (for leak tests).
+///
+/// ```
+/// use nabla_autograd::{autograd::live_nodes, Tensor};
+/// let before = live_nodes();
+/// let x = Tensor::ones(&[2]).requires_grad_(true);
+/// let y = (&x * 2.0).sum();
+/// assert!(live_nodes() > before);
+/// drop(y);
+/// drop(x);
+/// ```
+pub fn live_nodes() -> usize {
+    LIVE_NODES.load(Ordering::Relaxed)
+}
+
+/// The derivative rule of one differentiable operation: given the gradient of the loss
+/// with respect to the op's output, the gradients with respect to each input.
+///
+/// Write the rule with `Tensor` operations: when backward runs with `create_graph`, they
+/// are recorded, which is how higher-order derivatives work.
+pub trait Backward: Send + Sync + 'static {
+    /// The node's name as PyTorch prints it (`"MulBackward"`).
+    fn name(&self) -> &'static str;
+    /// Gradients for each input, in the order the inputs were given to the op.
+    fn backward(&self, ctx: &BackwardCtx<'_>, grad: &Tensor) -> Result<Grads>;
+    /// Whether the rule keeps tensors alive (freed after backward unless `retain_graph`).
+    /// Rules that save nothing can run any number of times.
+    fn has_saved(&self) -> bool {
+        true
+    }
+}
+
+/// What a backward rule can ask for besides the incoming gradient.
+pub struct BackwardCtx<'a> {
+    pub(crate) node: &'a NodeRef,
+}
+
+impl BackwardCtx<'_> {
+    /// Whether input `i` needs a gradient (rules may skip work for inputs that do not).
+    pub fn needs_input_grad(&self, i: usize) -> bool {
+        self.node.header().next.get(i).is_some_and(|n| n.is_some())
+    }
+
+    /// The op's output, as saved at forward time (checked against in-place changes), and
+    /// attached to this node so that `create_graph` differentiates through it.
+    pub fn output(&self) -> Result<Tensor> {
+        let h = self.node.header();
+        if let Some(t) = h.output.get().and_then(|w| w.upgrade()) {
+            check_version(self.node.name(), &t.raw, h.saved_output_version)?;
+            return Ok(Tensor(t));
+        }
+        let raw = h.saved_output.as_ref().ok_or_else(|| Error::Autograd {
+            msg: format!("internal: {} asked for its output but did not save it", self.node.name()),
+        })?;
+        check_version(self.node.name(), raw, h.saved_output_version)?;
+        Ok(Tensor::from_raw_with_grad_fn(raw.clone(), self.node.clone()))
+    }
+
+    /// The name of the node running.
+    pub fn name(&self) -> &'static str {
+        self.node.name()
+    }
+}
+
+fn check_version(node: &'static str, raw: &RawTensor, expected: u64) -> Result<()> {
+    let v = raw.storage().version();
+    if v != expected {
+        return Err(Error::InplaceModified { node, shape: raw.shape().to_vec(), version: v, expected });
+    }
+    Ok(())
+}
+
+/// A tensor saved for backward, with the version it had when saved.
+pub struct Saved {
+    tensor: Tensor,
+    version: u64,
+}
+
+impl Saved {
+    /// Saves `t` as it is now.
+    pub fn new(t: &Tensor) -> Saved {
+        Saved { tensor: t.clone(), version: t.0.raw.storage().version() }
+    }
+
+    /// The saved tensor, or an error if it was modified in place since it was saved.
+    pub fn get(&self, node: &'static str) -> Result<&Tensor> {
+        check_version(node, &self.tensor.0.raw, self.version)?;
+        Ok(&self.tensor)
+    }
+}
+
+/// What every node has, whatever its op.
+pub(crate) struct NodeHeader {
+    pub(crate) name: &'static str,
+    pub(crate) seq: u64,
+    pub(crate) next: SmallVec<[Option<NodeRef>; 2]>,
+    pub(crate) output: OnceLock<Weak<TensorImpl>>,
+    pub(crate) saved_output: Option<RawTensor>,
+    pub(crate) saved_output_version: u64,
+    pub(crate) out_shape: Shape,
+    pub(crate) out_dtype: DType,
+    pub(crate) location: &'static Location<'static>,
+}
+
+impl NodeHeader {
+    pub(crate) fn new(
+        name: &'static str,
+        next: SmallVec<[Option<NodeRef>; 2]>,
+        out: &RawTensor,
+        save_output: bool,
+        location: &'static Location<'static>,
+    ) -> NodeHeader {
+        LIVE_NODES.fetch_add(1, Ordering::Relaxed);
+        NodeHeader {
+            name,
+            seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+            next,
+            output: OnceLock::new(),
+            saved_output: if save_output { Some(out.clone()) } else { None },
+            saved_output_version: out.storage().version(),
+            out_shape: out.shape().into(),
+            out_dtype: out.dtype(),
+            location,
+        }
+    }
+}
+
+impl Drop for NodeHeader {
+    fn drop(&mut self) {
+        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+        for n in self.next.drain(..).flatten() {
+            defer_drop(n);
+        }
+    }
+}
+
+/// A node of the graph, whatever its op (object-safe face of [`OpNode`] and [`AccumulateGrad`]).
+pub(crate) trait NodeDyn: Send + Sync {
+    fn header(&self) -> &NodeHeader;
+    fn name(&self) -> &'static str;
+    /// Runs the rule. Errors if its saved tensors were freed by an earlier backward.
+    fn apply(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads>;
+    /// Frees saved tensors (after a backward without `retain_graph`).
+    fn release(&self);
+    /// The leaf, for `AccumulateGrad`.
+    fn leaf(&self) -> Option<&Arc<TensorImpl>> {
+        None
+    }
+    /// The rule, for inspection tools.
+    #[allow(dead_code)]
+    fn with_backward(&self, _f: &mut dyn FnMut(Option<&dyn Backward>)) {}
+}
+
+/// A node running a [`Backward`] rule; one allocation holds the header and the rule.
+pub(crate) struct OpNode<B: Backward> {
+    pub(crate) header: NodeHeader,
+    pub(crate) op: Mutex<Option<B>>,
+    pub(crate) released: AtomicBool,
+}
+
+impl<B: Backward> NodeDyn for OpNode<B> {
+    fn header(&self) -> &NodeHeader {
+        &self.header
+    }
+    fn name(&self) -> &'static str {
+        self.header.name
+    }
+    fn apply(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads> {
+        let guard = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        match guard.as_ref() {
+            Some(op) => op.backward(&BackwardCtx { node }, grad),
+            None => Err(Error::Autograd {
+                msg: "Trying to backward through the graph a second time (or directly access saved \
+                      tensors after they have already been freed). Saved intermediate values of the \
+                      graph are freed when you call .backward() or autograd::grad(). Specify \
+                      retain_graph: true if you need to backward through the graph a second time or \
+                      if you need to access saved tensors after calling backward."
+                    .into(),
+            }),
+        }
+    }
+    fn release(&self) {
+        let mut g = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        if g.as_ref().is_some_and(|b| b.has_saved()) {
+            self.released.store(true, Ordering::Relaxed);
+            let op = g.take();
+            drop(g);
+            drop(op);
+        }
+    }
+    fn with_backward(&self, f: &mut dyn FnMut(Option<&dyn Backward>)) {
+        let g = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        f(g.as_ref().map(|b| b as &dyn Backward))
+    }
+}
+
+/// The node that accumulates a leaf's gradient into its `.grad`.
+pub(crate) struct AccumulateGrad {
+    pub(crate) header: NodeHeader,
+    pub(crate) leaf: Arc<TensorImpl>,
+}
+
+impl NodeDyn for AccumulateGrad {
+    fn header(&self) -> &NodeHeader {
+        &self.header
+    }
+    fn name(&self) -> &'static str {
+        "AccumulateGrad"
+    }
+    fn apply(&self, _node: &NodeRef, _grad: &Tensor) -> Result<Grads> {
+        Ok(Grads::new())
+    }
+    fn release(&self) {}
+    fn leaf(&self) -> Option<&Arc<TensorImpl>> {
+        Some(&self.leaf)
+    }
+}
+
+/// A node's identity, for maps keyed by node.
+pub(crate) fn node_key(n: &NodeRef) -> usize {
+    Arc::as_ptr(n) as *const () as usize
+}
+
+thread_local! {
+    static DROP_QUEUE: RefCell<Vec<NodeRef>> = const { RefCell::new(Vec::new()) };
+    static DRAINING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Drops a node reference without recursing: if this is the last reference, the node is
+/// queued and freed by the outermost call, so freeing a long chain never grows the stack.
+pub(crate) fn defer_drop(n: NodeRef) {
+    if Arc::strong_count(&n) > 1 {
+        return;
+    }
+    let mut slot = Some(n);
+    let queued = DROP_QUEUE.try_with(|q| match q.try_borrow_mut() {
+        Ok(mut q) => {
+            q.push(slot.take().expect("slot"));
+            true
+        }
+        Err(_) => false,
+    });
+    if !matches!(queued, Ok(true)) {
+        return; // thread-local storage is gone (thread exit): drop the ordinary way
+    }
+    if DRAINING.with(|d| d.replace(true)) {
+        return;
+    }
+    loop {
+        let item = DROP_QUEUE.with(|q| q.borrow_mut().pop());
+        match item {
+            Some(node) => drop(node),
+            None => break,
+        }
+    }
+    DRAINING.with(|d| d.set(false));
+}

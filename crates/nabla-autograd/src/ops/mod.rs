@@ -1,0 +1,79 @@
+//! Differentiable operations, one family per file. Each file holds the public methods,
+//! the forward (a kernel call), the backward rule next to it, and the gradcheck tests.
+//!
+//! [`record`] is the one place an op joins the graph.
+
+pub mod binary;
+pub mod inplace;
+pub mod join;
+pub mod matmul;
+pub mod reduce;
+pub mod shape;
+pub mod unary;
+
+use crate::grad_mode::{is_anomaly_enabled, is_grad_enabled};
+use crate::graph::{Backward, NodeHeader, NodeRef, OpNode};
+use crate::tensor::{Meta, Tensor};
+use nabla_tensor::{Error, RawTensor, Result};
+use std::panic::Location;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+/// Wraps the result `out` of an op on `inputs` as a tensor, recording a node with the
+/// rule made by `make` when grad mode is on and an input requires grad. `save_output`
+/// keeps `out` for the rule ([`crate::BackwardCtx::output`]).
+#[track_caller]
+pub(crate) fn record<B: Backward>(
+    out: RawTensor,
+    inputs: &[&Tensor],
+    save_output: bool,
+    make: impl FnOnce() -> B,
+) -> Result<Tensor> {
+    let location = Location::caller();
+    let any_requires = inputs.iter().any(|t| t.requires_grad());
+    if !is_grad_enabled() || !any_requires {
+        if is_anomaly_enabled() {
+            anomaly_check_forward(inputs_name::<B>(), &out, location)?;
+        }
+        return Ok(Tensor::new_impl(out, Meta { made_under_no_grad: any_requires, ..Default::default() }));
+    }
+    let op = make();
+    let name = op.name();
+    if is_anomaly_enabled() {
+        anomaly_check_forward(name, &out, location)?;
+    }
+    let next = inputs.iter().map(|t| t.grad_node()).collect();
+    let header = NodeHeader::new(name, next, &out, save_output, location);
+    let node: NodeRef = Arc::new(OpNode { header, op: Mutex::new(Some(op)), released: AtomicBool::new(false) });
+    let t = Tensor::from_raw_with_grad_fn(out, node.clone());
+    let _ = node.header().output.set(Arc::downgrade(&t.0));
+    Ok(t)
+}
+
+fn inputs_name<B: Backward>() -> &'static str {
+    let full = std::any::type_name::<B>();
+    full.rsplit("::").next().unwrap_or(full)
+}
+
+fn anomaly_check_forward(name: &'static str, out: &RawTensor, loc: &'static Location<'static>) -> Result<()> {
+    if out.has_non_finite() {
+        let op = name.trim_end_matches("Backward");
+        return Err(Error::Anomaly {
+            msg: format!(
+                "anomaly detected: the forward of {op} (node {name}) produced NaN or infinite values, \
+                 shape {:?}; the op was created at {loc}",
+                out.shape()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Unwraps an op result, panicking with the error's message at the caller's line.
+#[track_caller]
+pub(crate) fn or_panic<T>(r: Result<T>) -> T {
+    match r {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
+}

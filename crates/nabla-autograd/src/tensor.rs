@@ -1,0 +1,481 @@
+//! [`Tensor`]: the user's handle on a value and its place in the graph.
+
+use crate::graph::{defer_drop, node_key, AccumulateGrad, NodeHeader, NodeRef};
+use nabla_tensor::{DType, Element, Error, RawTensor, Result};
+use smallvec::SmallVec;
+use std::panic::Location;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+/// A hook run on a tensor's gradient when it is computed; returning `Some` replaces it.
+pub(crate) type Hook = Arc<dyn Fn(&Tensor) -> Option<Tensor> + Send + Sync>;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// An n-dimensional array that records the operations applied to it, so that gradients
+/// can be computed by [`Tensor::backward`].
+///
+/// Cloning is cheap (a reference count): clones are the *same* tensor, as Python names
+/// are in PyTorch. `Tensor` is `Send + Sync`.
+///
+/// ```
+/// use nabla_autograd::Tensor;
+/// let x = Tensor::from_vec(vec![-2.0f32], &[1]).requires_grad_(true);
+/// let y = Tensor::from_vec(vec![5.0f32], &[1]).requires_grad_(true);
+/// let z = Tensor::from_vec(vec![-4.0f32], &[1]).requires_grad_(true);
+/// let f = ((&x + &y) * &z).sum();
+/// f.backward();
+/// assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![-4.0]);
+/// assert_eq!(z.grad().unwrap().to_vec::<f32>(), vec![3.0]);
+/// ```
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+pub(crate) struct TensorImpl {
+    pub(crate) raw: RawTensor,
+    pub(crate) id: u64,
+    pub(crate) meta: Mutex<Meta>,
+}
+
+#[derive(Default)]
+#[allow(dead_code)] // made_under_no_grad and detached are read by why_no_grad (viz)
+pub(crate) struct Meta {
+    pub(crate) requires_grad: bool,
+    pub(crate) grad_fn: Option<NodeRef>,
+    pub(crate) grad: Option<Tensor>,
+    pub(crate) retains_grad: bool,
+    pub(crate) hooks: Vec<(u64, Hook)>,
+    pub(crate) accumulator: Option<Weak<dyn crate::graph::NodeDyn>>,
+    pub(crate) name: Option<String>,
+    /// Made by an op on inputs that required grad, while grad mode was off.
+    pub(crate) made_under_no_grad: bool,
+    /// Made by `detach`.
+    pub(crate) detached: bool,
+    /// A view of another tensor's storage (in-place on it needs care).
+    pub(crate) is_view: bool,
+}
+
+impl Drop for TensorImpl {
+    fn drop(&mut self) {
+        let meta = self.meta.get_mut().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = meta.grad_fn.take() {
+            defer_drop(n);
+        }
+    }
+}
+
+impl Tensor {
+    pub(crate) fn new_impl(raw: RawTensor, meta: Meta) -> Tensor {
+        Tensor(Arc::new(TensorImpl { raw, id: NEXT_ID.fetch_add(1, Ordering::Relaxed), meta: Mutex::new(meta) }))
+    }
+
+    /// A tensor that does not require grad, over `raw`.
+    ///
+    /// ```
+    /// let raw = nabla_tensor::RawTensor::from_vec(vec![1.0f32, 2.0], &[2]);
+    /// let t = nabla_autograd::Tensor::from_raw(raw);
+    /// assert!(t.is_leaf());
+    /// ```
+    pub fn from_raw(raw: RawTensor) -> Tensor {
+        Tensor::new_impl(raw, Meta::default())
+    }
+
+    pub(crate) fn from_raw_with_grad_fn(raw: RawTensor, node: NodeRef) -> Tensor {
+        Tensor::new_impl(raw, Meta { requires_grad: true, grad_fn: Some(node), ..Default::default() })
+    }
+
+    pub(crate) fn meta(&self) -> MutexGuard<'_, Meta> {
+        self.0.meta.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The kernel-level tensor (storage and layout), without autograd.
+    pub fn raw(&self) -> &RawTensor {
+        &self.0.raw
+    }
+
+    /// A process-unique id, stable for the tensor's lifetime (graph export uses it).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// Whether `self` and `other` are the same tensor (not just equal values).
+    ///
+    /// ```
+    /// let a = nabla_autograd::Tensor::ones(&[1]);
+    /// assert!(a.is_same(&a.clone()));
+    /// assert!(!a.is_same(&nabla_autograd::Tensor::ones(&[1])));
+    /// ```
+    pub fn is_same(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    // ---- read-out -------------------------------------------------------------------
+
+    /// The sizes of the dimensions.
+    ///
+    /// ```
+    /// assert_eq!(nabla_autograd::Tensor::zeros(&[2, 3]).shape(), &[2, 3]);
+    /// ```
+    pub fn shape(&self) -> &[usize] {
+        self.0.raw.shape()
+    }
+
+    /// The number of dimensions (PyTorch's `dim()`).
+    ///
+    /// ```
+    /// assert_eq!(nabla_autograd::Tensor::zeros(&[2, 3]).dims(), 2);
+    /// ```
+    pub fn dims(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// The size of one dimension (negative counts from the end).
+    ///
+    /// ```
+    /// assert_eq!(nabla_autograd::Tensor::zeros(&[2, 3]).size(-1), 3);
+    /// ```
+    #[track_caller]
+    pub fn size<D: crate::Dim>(&self, dim: D) -> usize {
+        let d = dim.to_index(self.dims(), "size").unwrap_or_else(|e| panic!("{e}"));
+        self.shape()[d]
+    }
+
+    /// The number of elements.
+    ///
+    /// ```
+    /// assert_eq!(nabla_autograd::Tensor::zeros(&[2, 3]).numel(), 6);
+    /// ```
+    pub fn numel(&self) -> usize {
+        self.0.raw.numel()
+    }
+
+    /// The element type.
+    ///
+    /// ```
+    /// use nabla_autograd::{DType, Tensor};
+    /// assert_eq!(Tensor::zeros(&[1]).dtype(), DType::F32);
+    /// ```
+    pub fn dtype(&self) -> DType {
+        self.0.raw.dtype()
+    }
+
+    /// The strides of the view, in elements.
+    ///
+    /// ```
+    /// assert_eq!(nabla_autograd::Tensor::zeros(&[2, 3]).t().strides(), &[1, 3]);
+    /// ```
+    pub fn strides(&self) -> &[usize] {
+        self.0.raw.layout().strides()
+    }
+
+    /// Whether the elements are packed in row-major order.
+    pub fn is_contiguous(&self) -> bool {
+        self.0.raw.is_contiguous()
+    }
+
+    /// The value of a one-element tensor.
+    ///
+    /// ```
+    /// assert_eq!(nabla_autograd::Tensor::scalar(2.5f32).item(), 2.5);
+    /// ```
+    ///
+    /// # Panics
+    /// If the tensor has more than one element.
+    #[track_caller]
+    pub fn item(&self) -> f64 {
+        self.0.raw.item()
+    }
+
+    /// The elements in row-major order, converted to `T`.
+    ///
+    /// ```
+    /// let t = nabla_autograd::Tensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]).t();
+    /// assert_eq!(t.to_vec::<f64>(), vec![1.0, 3.0, 2.0, 4.0]);
+    /// ```
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        self.0.raw.to_vec::<T>()
+    }
+
+    /// The version counter of the storage: bumped by every in-place operation.
+    ///
+    /// ```
+    /// use nabla_autograd::{no_grad, Tensor};
+    /// let a = Tensor::zeros(&[2]);
+    /// a.fill_(1.0);
+    /// assert_eq!(a.version(), 1);
+    /// ```
+    pub fn version(&self) -> u64 {
+        self.0.raw.storage().version()
+    }
+
+    // ---- autograd state -------------------------------------------------------------
+
+    /// Whether gradients flow to this tensor.
+    pub fn requires_grad(&self) -> bool {
+        self.meta().requires_grad
+    }
+
+    /// Whether this is a leaf: made by the user (or by an op that did not record), not by
+    /// a recorded operation. Only leaves accumulate `.grad`.
+    pub fn is_leaf(&self) -> bool {
+        self.meta().grad_fn.is_none()
+    }
+
+    /// Sets whether this leaf requires grad and returns it (for chaining).
+    ///
+    /// ```
+    /// let w = nabla_autograd::Tensor::zeros(&[3]).requires_grad_(true);
+    /// assert!(w.requires_grad() && w.is_leaf());
+    /// ```
+    ///
+    /// # Panics
+    /// On a non-leaf, or on an integer or boolean tensor (see [`Tensor::try_requires_grad_`]).
+    #[track_caller]
+    pub fn requires_grad_(&self, requires_grad: bool) -> Tensor {
+        self.try_requires_grad_(requires_grad).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Tensor::requires_grad_`], returning the error instead of panicking.
+    ///
+    /// ```
+    /// let labels = nabla_autograd::Tensor::from_vec(vec![1i64, 2], &[2]);
+    /// let e = labels.try_requires_grad_(true).unwrap_err();
+    /// assert!(e.to_string().contains("only Tensors of floating point dtype can require gradients"));
+    /// ```
+    pub fn try_requires_grad_(&self, requires_grad: bool) -> Result<Tensor> {
+        if requires_grad && !self.dtype().is_float() {
+            return Err(Error::DType {
+                op: "requires_grad_",
+                msg: format!(
+                    "only Tensors of floating point dtype can require gradients (this one is {})",
+                    self.dtype()
+                ),
+            });
+        }
+        let mut m = self.meta();
+        if m.grad_fn.is_some() {
+            if requires_grad {
+                return Ok(self.clone());
+            }
+            return Err(Error::Autograd {
+                msg: "requires_grad_: you can only change requires_grad flags of leaf variables. If you \
+                      want to use a computed variable in a subgraph that doesn't require \
+                      differentiation use var_no_grad = var.detach()."
+                    .into(),
+            });
+        }
+        m.requires_grad = requires_grad;
+        drop(m);
+        Ok(self.clone())
+    }
+
+    /// The accumulated gradient: for leaves that require grad, and for non-leaves after
+    /// [`Tensor::retain_grad`]; `None` before any backward (see [`Tensor::zero_grad`]).
+    pub fn grad(&self) -> Option<Tensor> {
+        self.meta().grad.clone()
+    }
+
+    /// Replaces the stored gradient (`None` clears it), as assigning `.grad` does in PyTorch.
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let w = Tensor::zeros(&[2]).requires_grad_(true);
+    /// w.set_grad(Some(Tensor::ones(&[2])));
+    /// assert_eq!(w.grad().unwrap().to_vec::<f32>(), vec![1.0, 1.0]);
+    /// ```
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        self.meta().grad = grad;
+    }
+
+    /// Clears the gradient (PyTorch's `zero_grad(set_to_none=True)`, its default).
+    ///
+    /// ```
+    /// let w = nabla_autograd::Tensor::ones(&[2]).requires_grad_(true);
+    /// (&w * 2.0).sum().backward();
+    /// w.zero_grad();
+    /// assert!(w.grad().is_none());
+    /// ```
+    pub fn zero_grad(&self) {
+        self.meta().grad = None;
+    }
+
+    /// Keeps the gradient of this non-leaf in `.grad` after backward (a no-op on leaves).
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let x = Tensor::from_vec(vec![2.0f32], &[1]).requires_grad_(true);
+    /// let a = &x * 3.0;
+    /// a.retain_grad();
+    /// (&a * &a).sum().backward();
+    /// assert_eq!(a.grad().unwrap().item(), 12.0);
+    /// ```
+    pub fn retain_grad(&self) {
+        let mut m = self.meta();
+        if m.grad_fn.is_some() {
+            m.retains_grad = true;
+        }
+    }
+
+    /// Whether [`Tensor::retain_grad`] was called on this non-leaf.
+    pub fn retains_grad(&self) -> bool {
+        self.meta().retains_grad
+    }
+
+    /// The node that will compute this tensor's input gradients, if it was made by a
+    /// recorded operation.
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let x = Tensor::ones(&[2]).requires_grad_(true);
+    /// let y = &x * &x;
+    /// assert_eq!(y.grad_fn().unwrap().name(), "MulBackward");
+    /// assert!(x.grad_fn().is_none());
+    /// ```
+    pub fn grad_fn(&self) -> Option<GradFn> {
+        self.meta().grad_fn.clone().map(GradFn)
+    }
+
+    /// A tensor sharing this one's storage, cut from the graph: it does not require grad.
+    ///
+    /// ```
+    /// let x = nabla_autograd::Tensor::ones(&[2]).requires_grad_(true);
+    /// let d = (&x * 2.0).detach();
+    /// assert!(!d.requires_grad() && d.is_leaf());
+    /// ```
+    pub fn detach(&self) -> Tensor {
+        Tensor::new_impl(self.0.raw.clone(), Meta { detached: self.requires_grad(), ..Default::default() })
+    }
+
+    /// Gives the tensor a name, shown by graph export and narrated backward.
+    ///
+    /// ```
+    /// let w = nabla_autograd::Tensor::ones(&[2]).named("w1");
+    /// assert_eq!(w.name().as_deref(), Some("w1"));
+    /// ```
+    pub fn named(self, name: &str) -> Tensor {
+        self.meta().name = Some(name.to_string());
+        self
+    }
+
+    /// The name given by [`Tensor::named`].
+    pub fn name(&self) -> Option<String> {
+        self.meta().name.clone()
+    }
+
+    /// Registers a hook called with this tensor's gradient each time it is computed; a hook
+    /// returning `Some(g)` replaces the gradient. The handle removes it.
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let x = Tensor::ones(&[1]).requires_grad_(true);
+    /// let h = x.register_hook(|g: &Tensor| Some(g * 2.0));
+    /// (&x * 3.0).sum().backward();
+    /// assert_eq!(x.grad().unwrap().item(), 6.0);
+    /// h.remove();
+    /// ```
+    ///
+    /// # Panics
+    /// If the tensor does not require grad.
+    #[track_caller]
+    pub fn register_hook<F>(&self, hook: F) -> HookHandle
+    where
+        F: Fn(&Tensor) -> Option<Tensor> + Send + Sync + 'static,
+    {
+        let mut m = self.meta();
+        assert!(m.requires_grad, "register_hook: cannot register a hook on a tensor that doesn't require gradient");
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        m.hooks.push((id, Arc::new(hook)));
+        HookHandle { tensor: Arc::downgrade(&self.0), id }
+    }
+
+    /// The node gradients for this tensor flow into: its `grad_fn`, or for a leaf that
+    /// requires grad its `AccumulateGrad` node (made once and shared by every graph).
+    pub(crate) fn grad_node(&self) -> Option<NodeRef> {
+        let mut m = self.meta();
+        if let Some(f) = &m.grad_fn {
+            return Some(f.clone());
+        }
+        if !m.requires_grad {
+            return None;
+        }
+        if let Some(acc) = m.accumulator.as_ref().and_then(|w| w.upgrade()) {
+            return Some(acc);
+        }
+        let header = NodeHeader::new("AccumulateGrad", SmallVec::new(), &self.0.raw, false, Location::caller());
+        let node: NodeRef = Arc::new(AccumulateGrad { header, leaf: self.0.clone() });
+        m.accumulator = Some(Arc::downgrade(&node));
+        Some(node)
+    }
+}
+
+/// Removes a hook registered by [`Tensor::register_hook`].
+pub struct HookHandle {
+    tensor: Weak<TensorImpl>,
+    id: u64,
+}
+
+impl HookHandle {
+    /// Removes the hook (nothing happens if the tensor is gone).
+    pub fn remove(self) {
+        if let Some(t) = self.tensor.upgrade() {
+            t.meta.lock().unwrap_or_else(|e| e.into_inner()).hooks.retain(|(id, _)| *id != self.id);
+        }
+    }
+}
+
+/// A backward node, as seen from a tensor's `grad_fn()`: its name and the nodes its
+/// gradients flow to (PyTorch's `next_functions`).
+#[derive(Clone)]
+pub struct GradFn(pub(crate) NodeRef);
+
+impl GradFn {
+    /// The node's name (`"MulBackward"`, `"AccumulateGrad"`, …).
+    pub fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    /// The nodes receiving this node's gradients, one per input (`None` for inputs that
+    /// do not require grad).
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let x = Tensor::ones(&[1]).requires_grad_(true);
+    /// let y = (&x * 2.0).exp();
+    /// let next = y.grad_fn().unwrap().next_functions();
+    /// assert_eq!(next[0].as_ref().unwrap().name(), "MulBackward");
+    /// ```
+    pub fn next_functions(&self) -> Vec<Option<GradFn>> {
+        self.0.header().next.iter().map(|n| n.clone().map(GradFn)).collect()
+    }
+
+    /// For an `AccumulateGrad` node, the leaf it accumulates into.
+    pub fn variable(&self) -> Option<Tensor> {
+        self.0.leaf().map(|l| Tensor(l.clone()))
+    }
+
+    /// The source line of the operation that created this node.
+    pub fn location(&self) -> &'static Location<'static> {
+        self.0.header().location
+    }
+
+    /// Shape of the tensor this node's gradient has (its output's shape).
+    pub fn output_shape(&self) -> &[usize] {
+        &self.0.header().out_shape
+    }
+
+    /// A process-unique identity (graph export uses it).
+    pub fn id(&self) -> usize {
+        node_key(&self.0)
+    }
+
+    /// Creation order: later nodes run first in backward.
+    pub fn sequence_nr(&self) -> u64 {
+        self.0.header().seq
+    }
+}
+
+impl std::fmt::Debug for GradFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{}>", self.name())
+    }
+}

@@ -1,0 +1,259 @@
+//! Element-wise kernels: one generic driver per arity; an op only says what it computes
+//! per element (`UnaryKernel::f`, `BinaryKernel::f`).
+
+use crate::dtype::{DType, Float};
+use crate::error::{Error, Result};
+use crate::iter::for_each_row_n;
+use crate::layout::{broadcast_shapes, Layout};
+use crate::raw::RawTensor;
+use crate::storage::{Buffer, BufferElement};
+use rayon::prelude::*;
+
+/// Element counts above which kernels split the work over the thread pool.
+pub const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// A function of one float, applied element by element.
+///
+/// ```
+/// use nabla_tensor::{elementwise::UnaryKernel, Float, RawTensor};
+/// struct Square;
+/// impl UnaryKernel for Square { fn f<T: Float>(&self, x: T) -> T { x * x } }
+/// let a = RawTensor::from_vec(vec![1.0f64, -2.0], &[2]);
+/// assert_eq!(a.map("square", &Square).unwrap().to_vec::<f64>(), vec![1.0, 4.0]);
+/// ```
+pub trait UnaryKernel: Sync {
+    /// The value at one element.
+    fn f<T: Float>(&self, x: T) -> T;
+}
+
+/// A function of two floats, applied element by element after broadcasting.
+///
+/// ```
+/// use nabla_tensor::{elementwise::BinaryKernel, Float, RawTensor};
+/// struct Add;
+/// impl BinaryKernel for Add { fn f<T: Float>(&self, a: T, b: T) -> T { a + b } }
+/// let a = RawTensor::from_vec(vec![1.0f32, 2.0], &[2, 1]);
+/// let b = RawTensor::from_vec(vec![10.0f32, 20.0, 30.0], &[3]);
+/// assert_eq!(a.zip("add", &b, &Add).unwrap().shape(), &[2, 3]);
+/// ```
+pub trait BinaryKernel: Sync {
+    /// The value at one element.
+    fn f<T: Float>(&self, a: T, b: T) -> T;
+}
+
+/// A comparison producing a boolean mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `a == b`
+    Eq,
+    /// `a != b`
+    Ne,
+    /// `a < b`
+    Lt,
+    /// `a <= b`
+    Le,
+    /// `a > b`
+    Gt,
+    /// `a >= b`
+    Ge,
+}
+
+impl CmpOp {
+    fn apply(self, a: f64, b: f64) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
+}
+
+fn float_error(op: &'static str, d: DType) -> Error {
+    Error::DType { op, msg: format!("expected a floating-point tensor (float32 or float64), got {d}") }
+}
+
+fn map_t<T: Float, K: UnaryKernel>(a: &RawTensor, k: &K) -> RawTensor {
+    let out: Vec<T> = a.with_slice::<T, _>(|s, l| {
+        if let Some(r) = l.contiguous_range() {
+            let s = &s[r];
+            if s.len() >= PARALLEL_THRESHOLD {
+                let mut out = Vec::<T>::with_capacity(s.len());
+                s.par_iter().map(|&x| k.f(x)).collect_into_vec(&mut out);
+                out
+            } else {
+                s.iter().map(|&x| k.f(x)).collect()
+            }
+        } else {
+            let mut out = Vec::with_capacity(l.numel());
+            for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
+                out.extend((0..n).map(|i| k.f(s[p[0] + i * st[0]])));
+            });
+            out
+        }
+    });
+    RawTensor::from_buffer(T::into_buffer(out), Layout::contiguous(a.shape()))
+}
+
+fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize], k: &K) -> Result<RawTensor> {
+    let la = a.layout().broadcast_to("zip", shape)?;
+    let lb = b.layout().broadcast_to("zip", shape)?;
+    let n: usize = shape.iter().product();
+    let out: Vec<T> = a.with_slice::<T, _>(|sa, _| {
+        b.with_slice::<T, _>(|sb, _| {
+            if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
+                let (xa, xb) = (&sa[ra], &sb[rb]);
+                if n >= PARALLEL_THRESHOLD {
+                    let mut out = Vec::with_capacity(n);
+                    xa.par_iter().zip(xb.par_iter()).map(|(&x, &y)| k.f(x, y)).collect_into_vec(&mut out);
+                    return out;
+                }
+                return xa.iter().zip(xb).map(|(&x, &y)| k.f(x, y)).collect();
+            }
+            let mut out = Vec::with_capacity(n);
+            for_each_row_n(shape, [la.strides(), lb.strides()], [la.offset(), lb.offset()], |p, st, len| {
+                match (st[0], st[1]) {
+                    (1, 1) => {
+                        out.extend(sa[p[0]..p[0] + len].iter().zip(&sb[p[1]..p[1] + len]).map(|(&x, &y)| k.f(x, y)))
+                    }
+                    (1, 0) => {
+                        let y = sb[p[1]];
+                        out.extend(sa[p[0]..p[0] + len].iter().map(|&x| k.f(x, y)))
+                    }
+                    (0, 1) => {
+                        let x = sa[p[0]];
+                        out.extend(sb[p[1]..p[1] + len].iter().map(|&y| k.f(x, y)))
+                    }
+                    _ => out.extend((0..len).map(|i| k.f(sa[p[0] + i * st[0]], sb[p[1] + i * st[1]]))),
+                }
+            });
+            out
+        })
+    });
+    Ok(RawTensor::from_buffer(T::into_buffer(out), Layout::contiguous(shape)))
+}
+
+fn zip_assign_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, k: &K) -> Result<()> {
+    let b = if a.same_storage(b) { b.copy() } else { b.clone() };
+    let lb = b.layout().broadcast_to("inplace", a.shape())?;
+    let guard = b.storage().read();
+    let sb = T::slice(&guard).expect("zip_assign dtype");
+    a.with_slice_mut::<T, _>(|sa, la| {
+        if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
+            let (xa, xb) = (&mut sa[ra], &sb[rb]);
+            if xa.len() >= PARALLEL_THRESHOLD {
+                xa.par_iter_mut().zip(xb.par_iter()).for_each(|(x, &y)| *x = k.f(*x, y));
+            } else {
+                xa.iter_mut().zip(xb).for_each(|(x, &y)| *x = k.f(*x, y));
+            }
+            return;
+        }
+        for_each_row_n(la.shape(), [la.strides(), lb.strides()], [la.offset(), lb.offset()], |p, st, len| {
+            for i in 0..len {
+                let ia = p[0] + i * st[0];
+                sa[ia] = k.f(sa[ia], sb[p[1] + i * st[1]]);
+            }
+        });
+    });
+    Ok(())
+}
+
+impl RawTensor {
+    /// Applies `k` to every element (float tensors only).
+    pub fn map<K: UnaryKernel>(&self, op: &'static str, k: &K) -> Result<RawTensor> {
+        match self.dtype() {
+            DType::F32 => Ok(map_t::<f32, K>(self, k)),
+            DType::F64 => Ok(map_t::<f64, K>(self, k)),
+            d => Err(float_error(op, d)),
+        }
+    }
+
+    /// Applies `k` to pairs of elements after broadcasting. Both operands must have the
+    /// same float dtype (promotion is the caller's job).
+    pub fn zip<K: BinaryKernel>(&self, op: &'static str, other: &RawTensor, k: &K) -> Result<RawTensor> {
+        let shape = broadcast_shapes(op, self.shape(), other.shape())?;
+        if self.dtype() != other.dtype() {
+            return Err(Error::DType {
+                op,
+                msg: format!("operands have dtypes {} and {}; convert one with to_dtype", self.dtype(), other.dtype()),
+            });
+        }
+        match self.dtype() {
+            DType::F32 => zip_t::<f32, K>(self, other, &shape, k),
+            DType::F64 => zip_t::<f64, K>(self, other, &shape, k),
+            d => Err(float_error(op, d)),
+        }
+    }
+
+    /// In place: `self[i] = k(self[i], other[i])`, with `other` broadcast to `self`'s shape.
+    /// Bumps the version counter.
+    pub fn zip_assign<K: BinaryKernel>(&self, op: &'static str, other: &RawTensor, k: &K) -> Result<()> {
+        let other = other.to_dtype(self.dtype());
+        other.layout().broadcast_to(op, self.shape()).map_err(|_| {
+            Error::shape(
+                op,
+                format!(
+                    "output with shape {:?} doesn't match the broadcast shape {:?}",
+                    self.shape(),
+                    broadcast_shapes(op, self.shape(), other.shape())
+                        .map(|s| s.to_vec())
+                        .unwrap_or_else(|_| other.shape().to_vec())
+                ),
+                "an in-place op cannot change the shape of its tensor; use the out-of-place op",
+            )
+        })?;
+        match self.dtype() {
+            DType::F32 => zip_assign_t::<f32, K>(self, &other, k),
+            DType::F64 => zip_assign_t::<f64, K>(self, &other, k),
+            d => Err(float_error(op, d)),
+        }
+    }
+
+    /// Element-wise comparison after broadcasting, giving a boolean mask.
+    pub fn compare(&self, op: &'static str, other: &RawTensor, cmp: CmpOp) -> Result<RawTensor> {
+        let shape = broadcast_shapes(op, self.shape(), other.shape())?;
+        let a = self.layout().broadcast_to(op, &shape)?;
+        let b = other.layout().broadcast_to(op, &shape)?;
+        let va = self.with_layout(a).to_vec::<f64>();
+        let vb = other.with_layout(b).to_vec::<f64>();
+        let out: Vec<bool> = va.iter().zip(&vb).map(|(&x, &y)| cmp.apply(x, y)).collect();
+        Ok(RawTensor::from_buffer(Buffer::Bool(out), Layout::contiguous(&shape)))
+    }
+
+    /// `mask ? a : b` element-wise after broadcasting all three; `a` and `b` must share a dtype.
+    pub fn where_cond(mask: &RawTensor, a: &RawTensor, b: &RawTensor) -> Result<RawTensor> {
+        let op = "where";
+        if mask.dtype() != DType::Bool {
+            return Err(Error::DType {
+                op,
+                msg: format!(
+                    "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+                    mask.dtype()
+                ),
+            });
+        }
+        let s1 = broadcast_shapes(op, a.shape(), b.shape())?;
+        let shape = broadcast_shapes(op, mask.shape(), &s1)?;
+        let m = mask.with_layout(mask.layout().broadcast_to(op, &shape)?).to_vec::<bool>();
+        fn sel<T: BufferElement>(m: &[bool], a: &RawTensor, b: &RawTensor, shape: &[usize]) -> Result<RawTensor> {
+            let va = a.with_layout(a.layout().broadcast_to("where", shape)?).to_vec_exact::<T>();
+            let vb = b.with_layout(b.layout().broadcast_to("where", shape)?).to_vec_exact::<T>();
+            let out: Vec<T> = m.iter().zip(va).zip(vb).map(|((&c, x), y)| if c { x } else { y }).collect();
+            Ok(RawTensor::from_buffer(T::into_buffer(out), Layout::contiguous(shape)))
+        }
+        if a.dtype() != b.dtype() {
+            return Err(Error::DType {
+                op,
+                msg: format!("expected a and b to have the same dtype, got {} and {}", a.dtype(), b.dtype()),
+            });
+        }
+        match a.dtype() {
+            DType::F32 => sel::<f32>(&m, a, b, &shape),
+            DType::F64 => sel::<f64>(&m, a, b, &shape),
+            DType::I64 => sel::<i64>(&m, a, b, &shape),
+            DType::Bool => sel::<bool>(&m, a, b, &shape),
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Shapes, strides and offsets: how a tensor's elements sit in its storage.
+//!
+//! Views (transpose, permute, expand, narrow, squeeze, …) only change the layout; the
+//! storage is shared. A stride of 0 repeats an element (broadcasting).
+
+use crate::error::{Error, Result};
+use smallvec::SmallVec;
+
+/// Dimension sizes. Up to six dimensions live inline without allocation.
+pub type Shape = SmallVec<[usize; 6]>;
+/// Element strides per dimension (0 for broadcast dimensions).
+pub type Strides = SmallVec<[usize; 6]>;
+
+/// Shape, strides and offset of a tensor view into its storage.
+///
+/// ```
+/// use nabla_tensor::Layout;
+/// let l = Layout::contiguous(&[2, 3]);
+/// assert_eq!(l.strides(), &[3, 1]);
+/// let t = l.transpose(0, 1);
+/// assert_eq!(t.shape(), &[3, 2]);
+/// assert!(!t.is_contiguous());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    shape: Shape,
+    strides: Strides,
+    offset: usize,
+}
+
+/// Row-major strides of a shape.
+///
+/// ```
+/// assert_eq!(nabla_tensor::layout::contiguous_strides(&[2, 3, 4]).as_slice(), &[12, 4, 1]);
+/// ```
+pub fn contiguous_strides(shape: &[usize]) -> Strides {
+    let mut strides: Strides = smallvec::smallvec![0; shape.len()];
+    let mut s = 1usize;
+    for i in (0..shape.len()).rev() {
+        strides[i] = s;
+        s *= shape[i].max(1);
+    }
+    strides
+}
+
+/// The shape two shapes broadcast to (PyTorch rules: right-aligned, sizes equal or 1).
+///
+/// ```
+/// use nabla_tensor::layout::broadcast_shapes;
+/// assert_eq!(broadcast_shapes("add", &[4, 1], &[3]).unwrap().as_slice(), &[4, 3]);
+/// assert!(broadcast_shapes("add", &[2, 16], &[3]).is_err());
+/// ```
+pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Shape> {
+    let n = a.len().max(b.len());
+    let mut out: Shape = smallvec::smallvec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return Err(Error::Broadcast { op, lhs: a.to_vec(), rhs: b.to_vec(), dim: i });
+        };
+    }
+    Ok(out)
+}
+
+impl Layout {
+    /// A row-major layout of `shape` at offset 0.
+    pub fn contiguous(shape: &[usize]) -> Layout {
+        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+    }
+
+    /// A layout from its parts (no checks: the caller keeps it inside the storage).
+    ///
+    /// ```
+    /// let l = nabla_tensor::Layout::from_parts(&[2], &[0], 5);
+    /// assert_eq!(l.offset(), 5);
+    /// ```
+    pub fn from_parts(shape: &[usize], strides: &[usize], offset: usize) -> Layout {
+        Layout { shape: shape.into(), strides: strides.into(), offset }
+    }
+
+    /// The sizes of the dimensions.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The strides of the dimensions, in elements.
+    pub fn strides(&self) -> &[usize] {
+        &self.strides
+    }
+
+    /// Index of the first element in the storage.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the elements are row-major and packed (the offset may be non-zero).
+    pub fn is_contiguous(&self) -> bool {
+        let mut expected = 1usize;
+        for i in (0..self.shape.len()).rev() {
+            if self.shape[i] != 1 && self.strides[i] != expected {
+                return false;
+            }
+            expected *= self.shape[i];
+        }
+        true
+    }
+
+    /// The contiguous range of storage this layout covers, if it is contiguous.
+    pub fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
+        if self.is_contiguous() {
+            Some(self.offset..self.offset + self.numel())
+        } else {
+            None
+        }
+    }
+
+    /// Swaps two dimensions (no checks: dims must be in range).
+    pub fn transpose(&self, a: usize, b: usize) -> Layout {
+        let mut l = self.clone();
+        l.shape.swap(a, b);
+        l.strides.swap(a, b);
+        l
+    }
+
+    /// Reorders the dimensions (no checks: `perm` must be a permutation).
+    pub fn permute(&self, perm: &[usize]) -> Layout {
+        Layout {
+            shape: perm.iter().map(|&p| self.shape[p]).collect(),
+            strides: perm.iter().map(|&p| self.strides[p]).collect(),
+            offset: self.offset,
+        }
+    }
+
+    /// Keeps `len` elements of dimension `dim` starting at `start`, every `step`-th.
+    pub fn slice(&self, dim: usize, start: usize, len: usize, step: usize) -> Layout {
+        let mut l = self.clone();
+        if len > 0 {
+            l.offset += start * self.strides[dim];
+        }
+        l.shape[dim] = len;
+        l.strides[dim] *= step;
+        l
+    }
+
+    /// Broadcasts to `shape` with stride 0 on new and size-1 dimensions.
+    pub fn broadcast_to(&self, op: &'static str, shape: &[usize]) -> Result<Layout> {
+        if shape.len() < self.ndim() {
+            return Err(Error::shape(
+                op,
+                format!("cannot expand a tensor of shape {:?} to fewer dimensions {:?}", self.shape(), shape),
+                "the target must have at least as many dimensions as the tensor",
+            ));
+        }
+        let pad = shape.len() - self.ndim();
+        let mut strides: Strides = smallvec::smallvec![0; shape.len()];
+        for i in 0..shape.len() {
+            if i < pad {
+                continue;
+            }
+            let (s, st) = (self.shape[i - pad], self.strides[i - pad]);
+            if s == shape[i] {
+                strides[i] = st;
+            } else if s == 1 {
+                strides[i] = 0;
+            } else {
+                return Err(Error::shape(
+                    op,
+                    format!(
+                        "The expanded size of the tensor ({}) must match the existing size ({s}) at \
+                         non-singleton dimension {i}. Target sizes: {shape:?}. Tensor sizes: {:?}",
+                        shape[i],
+                        self.shape()
+                    ),
+                    "only dimensions of size 1 can be expanded",
+                ));
+            }
+        }
+        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
+    }
+
+    /// Inserts a dimension of size 1 at `dim`.
+    pub fn unsqueeze(&self, dim: usize) -> Layout {
+        let mut l = self.clone();
+        let st = if dim < self.ndim() { self.strides[dim] * self.shape[dim] } else { 1 };
+        l.shape.insert(dim, 1);
+        l.strides.insert(dim, st);
+        l
+    }
+
+    /// Removes dimension `dim`, which must have size 1.
+    pub fn squeeze(&self, dim: usize) -> Layout {
+        let mut l = self.clone();
+        l.shape.remove(dim);
+        l.strides.remove(dim);
+        l
+    }
+
+    /// A view with a new shape over the same elements, if the strides allow one without a
+    /// copy (PyTorch's `computeStride`); `None` means the data must be copied.
+    ///
+    /// ```
+    /// use nabla_tensor::Layout;
+    /// let l = Layout::contiguous(&[2, 3, 4]);
+    /// assert!(l.view(&[6, 4]).is_some());
+    /// assert!(l.transpose(0, 2).view(&[24]).is_none());
+    /// ```
+    pub fn view(&self, new_shape: &[usize]) -> Option<Layout> {
+        if self.is_contiguous() {
+            return Some(Layout {
+                shape: new_shape.into(),
+                strides: contiguous_strides(new_shape),
+                offset: self.offset,
+            });
+        }
+        let numel = self.numel();
+        if numel == 0 {
+            return Some(Layout {
+                shape: new_shape.into(),
+                strides: contiguous_strides(new_shape),
+                offset: self.offset,
+            });
+        }
+        // Walk chunks of old dimensions that are contiguous with each other and match them
+        // with runs of new dimensions of the same element count.
+        let mut new_strides: Strides = smallvec::smallvec![0; new_shape.len()];
+        let old_shape = &self.shape;
+        let old_strides = &self.strides;
+        let mut view_d = new_shape.len() as isize - 1;
+        let mut chunk_base_stride = *old_strides.last().unwrap_or(&1);
+        let mut tensor_numel = 1usize;
+        let mut view_numel = 1usize;
+        for tensor_d in (0..old_shape.len()).rev() {
+            tensor_numel *= old_shape[tensor_d];
+            if tensor_d == 0
+                || (old_shape[tensor_d - 1] != 1 && old_strides[tensor_d - 1] != tensor_numel * chunk_base_stride)
+            {
+                while view_d >= 0 && (view_numel < tensor_numel || new_shape[view_d as usize] == 1) {
+                    new_strides[view_d as usize] = view_numel * chunk_base_stride;
+                    view_numel *= new_shape[view_d as usize];
+                    view_d -= 1;
+                }
+                if view_numel != tensor_numel {
+                    return None;
+                }
+                if tensor_d > 0 {
+                    chunk_base_stride = old_strides[tensor_d - 1];
+                    tensor_numel = 1;
+                    view_numel = 1;
+                }
+            }
+        }
+        if view_d != -1 {
+            return None;
+        }
+        Some(Layout { shape: new_shape.into(), strides: new_strides, offset: self.offset })
+    }
+
+    /// Storage indices of the elements in row-major logical order.
+    pub fn indices(&self) -> StridedIndex<'_> {
+        StridedIndex::new(self)
+    }
+}
+
+/// Iterator over storage indices of a layout, in row-major logical order.
+pub struct StridedIndex<'a> {
+    layout: &'a Layout,
+    index: Shape,
+    next: Option<usize>,
+}
+
+impl<'a> StridedIndex<'a> {
+    fn new(layout: &'a Layout) -> Self {
+        let next = if layout.numel() == 0 { None } else { Some(layout.offset) };
+        StridedIndex { layout, index: smallvec::smallvec![0; layout.ndim()], next }
+    }
+}
+
+impl Iterator for StridedIndex<'_> {
+    type Item = usize;
+    #[inline]
+    fn next(&mut self) -> Option<usize> {
+        let cur = self.next?;
+        let mut pos = cur;
+        let shape = &self.layout.shape;
+        let strides = &self.layout.strides;
+        let mut d = shape.len();
+        loop {
+            if d == 0 {
+                self.next = None;
+                break;
+            }
+            d -= 1;
+            self.index[d] += 1;
+            if self.index[d] < shape[d] {
+                pos += strides[d];
+                self.next = Some(pos);
+                break;
+            }
+            pos -= strides[d] * (shape[d] - 1);
+            self.index[d] = 0;
+        }
+        Some(cur)
+    }
+}
+
+/// Calls `f(storage_index_of_row_start, inner_stride)` for each row of the last dimension:
+/// the fast way to walk a strided layout (the inner loop is left to the caller).
+///
+/// ```
+/// use nabla_tensor::{Layout, layout::for_each_row};
+/// let l = Layout::contiguous(&[2, 3]).transpose(0, 1);
+/// let mut starts = vec![];
+/// for_each_row(&l, |start, stride| starts.push((start, stride)));
+/// assert_eq!(starts, vec![(0, 3), (1, 3), (2, 3)]);
+/// ```
+pub fn for_each_row(layout: &Layout, mut f: impl FnMut(usize, usize)) {
+    let nd = layout.ndim();
+    if layout.numel() == 0 {
+        return;
+    }
+    if nd == 0 {
+        f(layout.offset, 1);
+        return;
+    }
+    let outer = &layout.shape[..nd - 1];
+    let outer_strides = &layout.strides[..nd - 1];
+    let inner_stride = layout.strides[nd - 1];
+    let mut index: Shape = smallvec::smallvec![0; nd - 1];
+    let mut pos = layout.offset;
+    loop {
+        f(pos, inner_stride);
+        let mut d = nd - 1;
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            index[d] += 1;
+            if index[d] < outer[d] {
+                pos += outer_strides[d];
+                break;
+            }
+            pos -= outer_strides[d] * (outer[d] - 1);
+            index[d] = 0;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strided_index_matches_manual_transpose() {
+        let l = Layout::contiguous(&[2, 3]).transpose(0, 1);
+        let idx: Vec<usize> = l.indices().collect();
+        assert_eq!(idx, vec![0, 3, 1, 4, 2, 5]);
+    }
+
+    #[test]
+    fn view_of_narrowed_rows_keeps_strides() {
+        let l = Layout::contiguous(&[4, 6]).slice(1, 0, 3, 1); // [4,3] with row stride 6
+        let v = l.view(&[2, 2, 3]).unwrap();
+        assert_eq!(v.strides(), &[12, 6, 1]);
+        assert!(l.view(&[12]).is_none());
+    }
+
+    #[test]
+    fn broadcast_error_names_dimension() {
+        let e = broadcast_shapes("add", &[2, 16], &[2, 3]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "add: The size of tensor a (16) must match the size of tensor b (3) at non-singleton \
+             dimension 1 (shapes [2, 16] and [2, 3]); hint: sizes must be equal or one of them 1, \
+             compared from the last dimension"
+        );
+    }
+}
