@@ -4,7 +4,7 @@
 use crate::dtype::{DType, Float};
 use crate::elementwise::PARALLEL_THRESHOLD;
 use crate::error::{Error, Result};
-use crate::iter::for_each_row_n;
+use crate::iter::{for_each_lane_n, for_each_row_n};
 use crate::layout::{contiguous_strides, Layout};
 use crate::raw::RawTensor;
 use crate::storage::BufferElement;
@@ -129,7 +129,7 @@ impl RawTensor {
             let mut vals = Vec::with_capacity(n_out);
             let mut idx = Vec::with_capacity(n_out);
             a.with_slice::<T, _>(|s, _| {
-                for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
+                for_each_lane_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                     let mut best = s[p[0]];
                     let mut bi = 0usize;
                     for i in 1..n {
@@ -175,7 +175,7 @@ impl RawTensor {
             let (ol, _) = dim_last(&Layout::contiguous(&shape), dim);
             let mut out = vec![T::zero(); a.numel()];
             a.with_slice::<T, _>(|s, _| {
-                for_each_row_n(l.shape(), [l.strides(), ol.strides()], [l.offset(), 0], |p, st, n| {
+                for_each_lane_n(l.shape(), [l.strides(), ol.strides()], [l.offset(), 0], |p, st, n| {
                     let at = |i: usize| s[p[0] + i * st[0]];
                     let mut m = T::neg_infinity();
                     for i in 0..n {
@@ -218,7 +218,7 @@ impl RawTensor {
             let (l, rest) = dim_last(a.layout(), dim);
             let mut out = Vec::with_capacity(rest.iter().product());
             a.with_slice::<T, _>(|s, _| {
-                for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
+                for_each_lane_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                     let at = |i: usize| s[p[0] + i * st[0]];
                     let mut m = T::neg_infinity();
                     for i in 0..n {
