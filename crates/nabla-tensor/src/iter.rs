@@ -45,9 +45,9 @@ pub fn for_each_row_n<const N: usize>(
     shape: &[usize],
     strides: [&[usize]; N],
     offsets: [usize; N],
-    mut f: impl FnMut([usize; N], [usize; N], usize),
+    f: impl FnMut([usize; N], [usize; N], usize),
 ) {
-    if shape.iter().any(|&s| s == 0) {
+    if shape.contains(&0) {
         return;
     }
     let (shape, strides) = coalesce(shape, strides);
@@ -70,7 +70,7 @@ pub fn for_each_lane_n<const N: usize>(
     offsets: [usize; N],
     mut f: impl FnMut([usize; N], [usize; N], usize),
 ) {
-    if shape.iter().any(|&s| s == 0) {
+    if shape.contains(&0) {
         return;
     }
     let nd = shape.len();

@@ -284,8 +284,8 @@ impl RawTensor {
     /// Whether any element is NaN or infinite (false for integer and bool tensors).
     pub fn has_non_finite(&self) -> bool {
         match self.dtype {
-            DType::F32 => self.with_slice::<f32, _>(|s, l| any_non_finite(s, l)),
-            DType::F64 => self.with_slice::<f64, _>(|s, l| any_non_finite(s, l)),
+            DType::F32 => self.with_slice::<f32, _>(any_non_finite),
+            DType::F64 => self.with_slice::<f64, _>(any_non_finite),
             _ => false,
         }
     }

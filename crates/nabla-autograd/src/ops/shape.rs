@@ -62,7 +62,7 @@ fn resolve_shape(spec: &[i64], numel: usize, op: &'static str) -> Result<Shape> 
     }
     let mut out: Shape = spec.iter().map(|&s| s.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(Error::shape(
                 op,
                 format!("shape '{spec:?}' is invalid for input of size {numel}"),
