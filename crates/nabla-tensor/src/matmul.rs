@@ -103,7 +103,7 @@ fn matmul_t<T: Float + BufferElement>(
     n: usize,
 ) -> RawTensor {
     let nb: usize = batch.iter().product();
-    let mut out = vec![T::zero(); nb * m * n];
+    let mut out = crate::pool::alloc_filled(nb * m * n, T::zero());
     let la = a.layout().broadcast_to("matmul", &[batch, &[m, k]].concat()).expect("checked");
     let lb = b.layout().broadcast_to("matmul", &[batch, &[k, n]].concat()).expect("checked");
     let bd = batch.len();

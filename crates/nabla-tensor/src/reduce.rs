@@ -65,7 +65,7 @@ fn sum_dims_t<T: Float>(a: &RawTensor, dims: &[usize]) -> RawTensor {
     for &d in dims {
         out_strides[d] = 0;
     }
-    let mut out = vec![T::zero(); n_out];
+    let mut out = crate::pool::alloc_filled(n_out, T::zero());
     a.with_slice::<T, _>(|s, l| {
         for_each_row_n(shape, [l.strides(), &out_strides], [l.offset(), 0], |p, st, n| {
             if st[1] == 0 {
@@ -173,7 +173,7 @@ impl RawTensor {
             let shape = a.shape().to_vec();
             let (l, _) = dim_last(a.layout(), dim);
             let (ol, _) = dim_last(&Layout::contiguous(&shape), dim);
-            let mut out = vec![T::zero(); a.numel()];
+            let mut out = crate::pool::alloc_filled(a.numel(), T::zero());
             a.with_slice::<T, _>(|s, _| {
                 for_each_lane_n(l.shape(), [l.strides(), ol.strides()], [l.offset(), 0], |p, st, n| {
                     let at = |i: usize| s[p[0] + i * st[0]];
