@@ -306,7 +306,7 @@ fn add(a: &Values, b: &Values) -> Values {
 
 fn ratio(num: &Values, den: &Values) -> Option<Values> {
     let (n, d) = (num.data.as_ref()?, den.data.as_ref()?);
-    if n.len() != d.len() || d.iter().any(|v| *v == 0.0) {
+    if n.len() != d.len() || d.contains(&0.0) {
         return None;
     }
     Some(Values {

@@ -173,7 +173,7 @@ pub fn check_nodes_with(
     };
     let names: Vec<&'static str> = model.funcs.iter().map(|f| f.name).collect();
     let captures: Vec<NodeRef> = wrt.iter().filter_map(|&i| inputs[i].grad_node()).collect();
-    let mut rng = SplitMix(0x6e61_626c_61);
+    let mut rng = SplitMix(0x006e_6162_6c61);
     const DIRECTIONS: usize = 2;
     let mut analytic = vec![0.0f64; nodes.len()];
     let mut numeric = vec![0.0f64; nodes.len()];

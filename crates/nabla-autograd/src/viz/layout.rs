@@ -24,13 +24,18 @@ const NODE_GAP: f64 = 18.0;
 const MARGIN: f64 = 16.0;
 const DUMMY: Size = Size { w: 0.0, h: 6.0 };
 
-/// Lays out `sizes.len()` nodes joined by `edges` (from, to), which must form a DAG.
-pub(crate) fn layout(sizes: &[Size], edges: &[(usize, usize)]) -> Layout {
+/// Lays out `sizes.len()` nodes joined by `edges` (from, to, weak), which must form a DAG.
+/// A weak edge (a leaf's link to its `AccumulateGrad`) does not pull its source leftwards.
+pub(crate) fn layout(sizes: &[Size], edges: &[(usize, usize, bool)]) -> Layout {
     let n = sizes.len();
     let mut succ = vec![Vec::new(); n];
+    let mut strong_succ = vec![Vec::new(); n];
     let mut pred = vec![Vec::new(); n];
-    for &(a, b) in edges {
+    for &(a, b, weak) in edges {
         succ[a].push(b);
+        if !weak {
+            strong_succ[a].push(b);
+        }
         pred[b].push(a);
     }
     let order = topo(n, &succ, &pred);
@@ -41,7 +46,8 @@ pub(crate) fn layout(sizes: &[Size], edges: &[(usize, usize)]) -> Layout {
     }
     for &v in order.iter().rev() {
         if pred[v].is_empty() {
-            if let Some(m) = succ[v].iter().map(|&s| layer[s]).min() {
+            let targets = if strong_succ[v].is_empty() { &succ[v] } else { &strong_succ[v] };
+            if let Some(m) = targets.iter().map(|&s| layer[s]).min() {
                 layer[v] = m.saturating_sub(1);
             }
         }
@@ -57,7 +63,7 @@ pub(crate) fn layout(sizes: &[Size], edges: &[(usize, usize)]) -> Layout {
     let mut chains: Vec<Vec<usize>> = Vec::with_capacity(edges.len());
     let mut up: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut down: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(a, b) in edges {
+    for &(a, b, _) in edges {
         let mut chain = vec![a];
         let mut prev = a;
         for l in layer[a] + 1..layer[b] {
@@ -227,10 +233,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sources_sit_next_to_their_first_use_and_weak_edges_do_not_pull_them() {
+        // 0 → 1 → 2 → 3 ← 4, and 4 ⇢ 5 (weak): 4 is placed just before 3, 5 just after 4
+        let s = Size { w: 10.0, h: 10.0 };
+        let l = layout(&[s; 6], &[(0, 1, false), (1, 2, false), (2, 3, false), (4, 3, false), (4, 5, true)]);
+        let x = |i: usize| l.centers[i].0;
+        assert_eq!(x(4), x(2));
+        assert_eq!(x(5), x(3));
+    }
+
+    #[test]
     fn layers_run_left_to_right_and_nodes_do_not_overlap() {
         // a → c, b → c, c → d, a → d (a long edge)
         let s = Size { w: 40.0, h: 20.0 };
-        let l = layout(&[s; 4], &[(0, 2), (1, 2), (2, 3), (0, 3)]);
+        let l = layout(&[s; 4], &[(0, 2, false), (1, 2, false), (2, 3, false), (0, 3, false)]);
         let x = |i: usize| l.centers[i].0;
         assert!(x(0) < x(2) && x(1) < x(2) && x(2) < x(3));
         assert_eq!(x(0), x(1));

@@ -66,8 +66,21 @@ pub(crate) fn input_name(i: usize) -> String {
     INPUT_NAMES.get(i).map(|s| s.to_string()).unwrap_or_else(|| format!("x{i}"))
 }
 
-fn values_line(prefix: &str, v: &Values) -> Option<String> {
-    v.small().map(|d| format!("{prefix}{}", nested(d, &v.shape, v.dtype)))
+/// `prefix` and the values; a matrix gets one line per row, aligned under the first.
+fn value_lines(prefix: &str, v: &Values) -> Vec<String> {
+    let Some(d) = v.small() else { return Vec::new() };
+    if v.shape.len() != 2 || v.shape[0] < 2 {
+        return vec![format!("{prefix}{}", nested(d, &v.shape, v.dtype))];
+    }
+    let (rows, cols) = (v.shape[0], v.shape[1]);
+    let pad = " ".repeat(prefix.chars().count());
+    (0..rows)
+        .map(|r| {
+            let row = nested(&d[r * cols..(r + 1) * cols], &[cols], v.dtype);
+            let (open, close) = (if r == 0 { "[" } else { " " }, if r + 1 == rows { "]" } else { "," });
+            format!("{}{open}{row}{close}", if r == 0 { prefix } else { &pad })
+        })
+        .collect()
 }
 
 fn full_values(v: &Values) -> String {
@@ -104,7 +117,7 @@ pub(crate) fn build(model: &Model, overlay: Option<&Overlay>, opts: &DotOptions)
         detail.push(("kind".to_string(), kind.to_string()));
         if let Some(v) = &t.value {
             if opts.show_values {
-                lines.extend(values_line("data ", v));
+                lines.extend(value_lines("data ", v));
             }
             detail.push(("data".to_string(), full_values(v)));
         }
@@ -112,14 +125,14 @@ pub(crate) fn build(model: &Model, overlay: Option<&Overlay>, opts: &DotOptions)
         match (flowing, &t.grad) {
             (Some((o, g)), _) => {
                 if opts.show_values {
-                    lines.extend(values_line(&format!("∂{}/∂{} = ", o.output, t.label), g));
+                    lines.extend(value_lines(&format!("∂{}/∂{} = ", o.output, t.label), g));
                 }
                 detail.push((format!("∂{}/∂{}", o.output, t.label), full_values(g)));
             }
             (None, Some(g)) if overlay.is_none() => {
                 let tag = if t.retains_grad { "grad (retained) " } else { "grad " };
                 if opts.show_values {
-                    lines.extend(values_line(tag, g));
+                    lines.extend(value_lines(tag, g));
                 }
                 detail.push(("grad".to_string(), full_values(g)));
             }

@@ -56,7 +56,7 @@ fn f(v: f64) -> String {
 
 pub(crate) fn render(scene: &Scene) -> String {
     let sizes: Vec<Size> = scene.nodes.iter().map(|n| size(&n.lines, n.shape)).collect();
-    let edges: Vec<(usize, usize)> = scene.edges.iter().map(|e| (e.from, e.to)).collect();
+    let edges: Vec<(usize, usize, bool)> = scene.edges.iter().map(|e| (e.from, e.to, e.dashed)).collect();
     let lay = layout(&sizes, &edges);
     let mut out = String::new();
     let _ = writeln!(
@@ -106,12 +106,19 @@ pub(crate) fn render(scene: &Scene) -> String {
             scene.nodes[e.from].id, scene.nodes[e.to].id
         );
         if let Some(l) = &e.label {
-            let (x1, y1) = pts[pts.len() - 1];
+            // on the last curve, a quarter of the way before its end
+            let ((x0, y0), (x1, y1)) = (pts[pts.len() - 2], pts[pts.len() - 1]);
+            let t: f64 = 0.75;
+            let mx = (x0 + x1) / 2.0;
+            let (u, v) = ((1.0 - t).powi(3) + 3.0 * (1.0 - t).powi(2) * t, 3.0 * (1.0 - t) * t * t + t.powi(3));
+            let bx =
+                (1.0 - t).powi(3) * x0 + (3.0 * (1.0 - t).powi(2) * t + 3.0 * (1.0 - t) * t * t) * mx + t.powi(3) * x1;
+            let by = u * y0 + v * y1;
             let _ = writeln!(
                 out,
-                "<text class=\"edge-label\" x=\"{}\" y=\"{}\" fill=\"#6b7280\">{}</text>",
-                f(x1 - 12.0),
-                f(y1 - 4.0),
+                "<text class=\"edge-label\" x=\"{}\" y=\"{}\" text-anchor=\"end\" fill=\"#6b7280\">{}</text>",
+                f(bx - 2.0),
+                f(by - 3.0),
                 xml(l)
             );
         }
@@ -166,11 +173,16 @@ pub(crate) fn render(scene: &Scene) -> String {
         }
         let top = cy - (n.lines.len() as f64 - 1.0) * LINE_H / 2.0 + 4.0;
         for (k, line) in n.lines.iter().enumerate() {
-            let weight = if k == 0 && n.shape == Shape::Box { " font-weight=\"bold\"" } else { "" };
+            // a box's title is centred and bold; its other lines (values) are left-aligned
+            let (x, attrs) = match n.shape {
+                Shape::Box if k == 0 => (cx, " text-anchor=\"middle\" font-weight=\"bold\""),
+                Shape::Box => (cx - s.w / 2.0 + 9.0, ""),
+                Shape::Ellipse => (cx, " text-anchor=\"middle\""),
+            };
             let _ = writeln!(
                 out,
-                "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"#111827\"{weight}>{}</text>",
-                f(cx),
+                "<text x=\"{}\" y=\"{}\" fill=\"#111827\"{attrs} xml:space=\"preserve\">{}</text>",
+                f(x),
                 f(top + k as f64 * LINE_H),
                 xml(line)
             );
