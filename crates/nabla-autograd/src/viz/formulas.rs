@@ -101,6 +101,57 @@ fn entry(name: &str, arity: usize) -> Option<Entry> {
         ("LogSoftmaxBackward", 1) => e("log_softmax({0})", &[("∂log_softmax: g_a = g − softmax(a)·Σg", None)], Mixing),
         ("LogsumexpBackward", 1) => e("logsumexp({0})", &[("∂logsumexp(a)/∂aᵢ = softmax(a)ᵢ", None)], Mixing),
         ("MmBackward", 2) => e("{0} @ {1}", &[("dA = dC·Bᵀ", None), ("dB = Aᵀ·dC", None)], Mixing),
+        ("AddmmBackward", 3) => e(
+            "{0} @ {1}ᵀ + {2}",
+            &[("dx = dy·W", None), ("dW = dyᵀ·x", None), ("db = Σ_rows dy (b was broadcast over rows)", None)],
+            Mixing,
+        ),
+        // activations
+        ("LeakyReluBackward", 1) => e("leaky_relu({0})", &[("∂/∂a = 1 if a > 0 else slope", None)], Elementwise),
+        ("EluBackward", 1) => e("elu({0})", &[("∂/∂a = 1 if a > 0 else α·eᵃ", None)], Elementwise),
+        ("GeluBackward", 1) => e("gelu({0})", &[("∂gelu(a)/∂a = Φ(a) + a·φ(a)", None)], Elementwise),
+        ("SiluBackward", 1) => e("silu({0})", &[("∂(a·σ(a))/∂a = σ(a)·(1 + a·(1 − σ(a)))", None)], Elementwise),
+        ("SoftplusBackward", 1) => e("softplus({0})", &[("∂softplus(a)/∂a = σ(a)", None)], Elementwise),
+        ("HardtanhBackward", 1) => e("hardtanh({0})", &[("∂/∂a = 1 inside [min, max] else 0", None)], Elementwise),
+        ("NativeDropoutBackward", 1) => {
+            e("dropout({0})", &[("∂/∂a = mask/(1 − p): 0 where dropped", None)], Elementwise)
+        }
+        // convolution and pooling
+        ("ConvolutionBackward", 2 | 3) => e(
+            "conv({0}, {1}, …)",
+            &[
+                ("∂L/∂x = conv_transpose(ḡ, w)", None),
+                ("∂L/∂w = Σₙ x ⋆ ḡ (the input correlated with the gradient)", None),
+                ("∂L/∂b = ḡ summed over batch and positions", None),
+            ],
+            Mixing,
+        ),
+        ("MaxPool2DWithIndicesBackward", 1) => e(
+            "max_pool2d({0})",
+            &[("1 at each window's maximum else 0: the gradient goes to the winners", None)],
+            Mixing,
+        ),
+        ("AvgPool2DBackward", 1) => e("avg_pool2d({0})", &[("1/k for every element of each window", None)], Mixing),
+        ("AdaptiveAvgPool2DBackward", 1) => {
+            e("adaptive_avg_pool2d({0})", &[("1/k for every element of each window", None)], Mixing)
+        }
+        // losses
+        ("CrossEntropyLossBackward", 1) => {
+            e("cross_entropy({0}, target)", &[("∂CE/∂logits = (softmax(logits) − onehot(target)) / N", None)], Mixing)
+        }
+        ("NllLossBackward", 1) => {
+            e("nll_loss({0}, target)", &[("∂/∂a = −1/N at each target entry else 0", None)], Mixing)
+        }
+        ("MseLossBackward", 2) => e(
+            "mse_loss({0}, {1})",
+            &[("∂mean((a−b)²)/∂a = 2(a − b)/N", None), ("∂mean((a−b)²)/∂b = −2(a − b)/N", None)],
+            Mixing,
+        ),
+        // indexing
+        ("IndexSelectBackward" | "GatherBackward" | "MaskedSelectBackward", 1) => {
+            e("{0}[index]", &[("the gradient is added back at the selected positions", None)], Mixing)
+        }
+        ("RepeatBackward", 1) => e("{0}.repeat(..)", &[("the gradient is summed over the copies", None)], Mixing),
         _ => None,
     }
 }

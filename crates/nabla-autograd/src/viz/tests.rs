@@ -473,3 +473,26 @@ fn check_nodes_needs_float64() {
     let e = check_nodes(|xs: &[Tensor]| xs[0].sum(), &[x]).unwrap_err().to_string();
     assert!(e.contains("float64"), "{e}");
 }
+
+#[test]
+fn a_tensor_without_a_graph_is_one_box() {
+    let c = Tensor::from_vec(vec![1.0f32, 2.0], &[2]).named("c");
+    let dot = to_dot(&c);
+    assert!(
+        dot.contains(
+            "t0 [shape=box, style=\"rounded,filled\", fillcolor=\"#fde68a\", label=\"c\\n[2] float32\\ndata [1, 2]\"];"
+        ),
+        "{dot}"
+    );
+    assert!(!dot.contains("->"));
+    assert!(to_svg(&c).contains(">c</text>"));
+    // a leaf that requires grad but was never used has no AccumulateGrad yet, and gets none
+    let w = Tensor::ones(&[1]).requires_grad_(true);
+    assert!(!to_dot(&w).contains("AccumulateGrad"));
+}
+
+#[test]
+fn matrices_are_drawn_one_row_per_line() {
+    let m = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], &[2, 2]).named("m");
+    assert!(to_dot(&m).contains("label=\"m\\n[2, 2] float64\\ndata [[1, 2],\\n      [3, 4]]\""));
+}
