@@ -4,9 +4,11 @@
 //! [`record`] is the one place an op joins the graph.
 
 pub mod binary;
+pub mod conv;
 pub mod inplace;
 pub mod join;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
 pub mod unary;
