@@ -899,7 +899,7 @@ fn with_contiguous<T: BufferElement, R>(t: &RawTensor, f: impl FnOnce(&[T]) -> R
 
 /// The elements of `t` in row-major order, gathered a row at a time.
 fn gather<T: BufferElement>(t: &RawTensor) -> Vec<T> {
-    let mut v = Vec::with_capacity(t.numel());
+    let mut v = crate::pool::alloc(t.numel());
     t.with_slice::<T, _>(|s, l| {
         for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| match st[0] {
             1 => v.extend_from_slice(&s[p[0]..p[0] + n]),
@@ -997,7 +997,7 @@ impl RawTensor {
             all.push(b);
         }
         fn go<T: Float>(g: &ConvGeom, x: &RawTensor, w: &RawTensor, b: Option<&RawTensor>) -> RawTensor {
-            let mut y = vec![T::zero(); g.output_shape().iter().product()];
+            let mut y = crate::pool::alloc_filled(g.output_shape().iter().product(), T::zero());
             with_contiguous::<T, _>(x, |x| {
                 with_contiguous::<T, _>(w, |w| with_contiguous_opt::<T, _>(b, |b| conv2d_forward(g, x, w, b, &mut y)))
             });
@@ -1021,7 +1021,7 @@ impl RawTensor {
             all.push(b);
         }
         fn go<T: Float>(g: &ConvGeom, gy: &RawTensor, w: &RawTensor, b: Option<&RawTensor>) -> RawTensor {
-            let mut gx = vec![T::zero(); g.input_shape().iter().product()];
+            let mut gx = crate::pool::alloc_filled(g.input_shape().iter().product(), T::zero());
             with_contiguous::<T, _>(gy, |gy| {
                 with_contiguous::<T, _>(w, |w| {
                     with_contiguous_opt::<T, _>(b, |b| conv2d_backward_input(g, gy, w, b, &mut gx))
@@ -1042,7 +1042,7 @@ impl RawTensor {
         check_shape(op, "an input", self, &g.input_shape())?;
         check_shape(op, "a gradient", gy, &g.output_shape())?;
         fn go<T: Float>(g: &ConvGeom, x: &RawTensor, gy: &RawTensor) -> RawTensor {
-            let mut gw = vec![T::zero(); g.weight_shape().iter().product()];
+            let mut gw = crate::pool::alloc_filled(g.weight_shape().iter().product(), T::zero());
             with_contiguous::<T, _>(x, |x| with_contiguous::<T, _>(gy, |gy| conv2d_backward_weight(g, x, gy, &mut gw)));
             output(gw, &g.weight_shape())
         }
@@ -1065,7 +1065,7 @@ impl RawTensor {
         }
         let (n, c, plane) = (s[0], s[1], s[2..].iter().product::<usize>());
         fn go<T: Float>(t: &RawTensor, n: usize, c: usize, plane: usize) -> RawTensor {
-            let mut out = vec![T::zero(); c];
+            let mut out = crate::pool::alloc_filled(c, T::zero());
             with_contiguous::<T, _>(t, |y| channel_sum(n, c, plane, y, &mut out));
             output(out, &[c])
         }
@@ -1088,7 +1088,7 @@ impl RawTensor {
     pub fn max_pool2d(&self, g: &PoolGeom) -> Result<(RawTensor, RawTensor)> {
         fn go<T: Float>(g: &PoolGeom, x: &RawTensor) -> (RawTensor, RawTensor) {
             let n = g.planes * g.out_plane();
-            let (mut y, mut idx) = (vec![T::zero(); n], vec![0i64; n]);
+            let (mut y, mut idx) = (crate::pool::alloc_filled(n, T::zero()), vec![0i64; n]);
             with_contiguous::<T, _>(x, |x| max_pool2d_forward(g, x, &mut y, &mut idx));
             let shape = pooled_shape(x, g.out_size);
             (output(y, &shape), output(idx, &shape))
@@ -1103,7 +1103,7 @@ impl RawTensor {
     /// Picks `self`'s elements at `idx` within each plane ([`gather_by_index`]).
     pub fn gather_by_index(&self, g: &PoolGeom, idx: &RawTensor) -> Result<RawTensor> {
         fn go<T: Float>(g: &PoolGeom, x: &RawTensor, idx: &RawTensor) -> RawTensor {
-            let mut y = vec![T::zero(); g.planes * g.out_plane()];
+            let mut y = crate::pool::alloc_filled(g.planes * g.out_plane(), T::zero());
             with_contiguous::<T, _>(x, |x| with_contiguous::<i64, _>(idx, |i| gather_by_index(g, x, i, &mut y)));
             output(y, idx.shape())
         }
@@ -1119,7 +1119,7 @@ impl RawTensor {
     /// gradient), given the indices of the forward pass.
     pub fn max_pool2d_backward(&self, g: &PoolGeom, idx: &RawTensor, input_shape: &[usize]) -> Result<RawTensor> {
         fn go<T: Float>(g: &PoolGeom, gy: &RawTensor, idx: &RawTensor, shape: &[usize]) -> RawTensor {
-            let mut gx = vec![T::zero(); g.planes * g.in_plane()];
+            let mut gx = crate::pool::alloc_filled(g.planes * g.in_plane(), T::zero());
             with_contiguous::<T, _>(gy, |gy| with_contiguous::<i64, _>(idx, |i| max_pool2d_backward(g, gy, i, &mut gx)));
             output(gx, shape)
         }
@@ -1134,7 +1134,7 @@ impl RawTensor {
     /// Average pooling over the last two dimensions ([`avg_pool2d_forward`]).
     pub fn avg_pool2d(&self, g: &PoolGeom) -> Result<RawTensor> {
         fn go<T: Float>(g: &PoolGeom, x: &RawTensor) -> RawTensor {
-            let mut y = vec![T::zero(); g.planes * g.out_plane()];
+            let mut y = crate::pool::alloc_filled(g.planes * g.out_plane(), T::zero());
             with_contiguous::<T, _>(x, |x| avg_pool2d_forward(g, x, &mut y));
             output(y, &pooled_shape(x, g.out_size))
         }
@@ -1148,7 +1148,7 @@ impl RawTensor {
     /// The gradient of average pooling ([`avg_pool2d_backward`]) of `self` (the output gradient).
     pub fn avg_pool2d_backward(&self, g: &PoolGeom) -> Result<RawTensor> {
         fn go<T: Float>(g: &PoolGeom, gy: &RawTensor) -> RawTensor {
-            let mut gx = vec![T::zero(); g.planes * g.in_plane()];
+            let mut gx = crate::pool::alloc_filled(g.planes * g.in_plane(), T::zero());
             with_contiguous::<T, _>(gy, |gy| avg_pool2d_backward(g, gy, &mut gx));
             output(gx, &pooled_shape(gy, g.in_size))
         }
@@ -1164,7 +1164,7 @@ impl RawTensor {
     pub fn adaptive_avg_pool2d(&self, out_size: [usize; 2]) -> Result<RawTensor> {
         let (planes, in_size) = self.planes("adaptive_avg_pool2d")?;
         fn go<T: Float>(x: &RawTensor, planes: usize, i: [usize; 2], o: [usize; 2]) -> RawTensor {
-            let mut y = vec![T::zero(); planes * o[0] * o[1]];
+            let mut y = crate::pool::alloc_filled(planes * o[0] * o[1], T::zero());
             with_contiguous::<T, _>(x, |x| adaptive_avg_pool2d_forward(planes, i, o, x, &mut y));
             output(y, &pooled_shape(x, o))
         }
@@ -1179,7 +1179,7 @@ impl RawTensor {
     pub fn adaptive_avg_pool2d_backward(&self, in_size: [usize; 2]) -> Result<RawTensor> {
         let (planes, out_size) = self.planes("adaptive_avg_pool2d_backward")?;
         fn go<T: Float>(gy: &RawTensor, planes: usize, i: [usize; 2], o: [usize; 2]) -> RawTensor {
-            let mut gx = vec![T::zero(); planes * i[0] * i[1]];
+            let mut gx = crate::pool::alloc_filled(planes * i[0] * i[1], T::zero());
             with_contiguous::<T, _>(gy, |gy| adaptive_avg_pool2d_backward(planes, i, o, gy, &mut gx));
             output(gx, &pooled_shape(gy, i))
         }

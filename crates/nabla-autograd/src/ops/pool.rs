@@ -251,3 +251,99 @@ pub fn try_adaptive_avg_pool2d(x: &Tensor, output_size: [usize; 2]) -> Result<Te
     }
     apply(&Arc::new(Pool::AdaptiveAvg { in_size, out_size: output_size }), x, false, x.shape())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::{gradcheck, gradgradcheck};
+    use nabla_tensor::DType;
+
+    /// Distinct values (no ties between maxima, which finite differences cannot handle).
+    fn distinct(shape: &[usize]) -> Tensor {
+        let n: usize = shape.iter().product();
+        let perm = Tensor::randn_with(&[n], DType::F64).to_vec::<f64>();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| perm[a].total_cmp(&perm[b]));
+        let mut v = vec![0.0; n];
+        for (rank, &i) in order.iter().enumerate() {
+            v[i] = rank as f64 * 0.1 - n as f64 * 0.05;
+        }
+        Tensor::from_vec(v, shape).requires_grad_(true)
+    }
+
+    #[test]
+    fn max_pool2d_gradcheck() {
+        let x = distinct(&[2, 3, 6, 5]);
+        gradcheck(|t| max_pool2d(&t[0], [2, 2], [2, 2], [0, 0]), std::slice::from_ref(&x)).unwrap();
+        gradcheck(|t| max_pool2d(&t[0], [3, 3], [2, 1], [1, 1]), std::slice::from_ref(&x)).unwrap();
+        gradcheck(|t| max_pool2d(&t[0], [3, 2], [1, 1], [1, 0]), &[distinct(&[3, 4, 4])]).unwrap();
+    }
+
+    #[test]
+    fn max_pool2d_gradcheck_non_contiguous_input() {
+        let base = distinct(&[2, 5, 6, 3]);
+        assert!(!base.permute(&[0, 3, 1, 2]).is_contiguous());
+        gradcheck(|t| max_pool2d(&t[0].permute(&[0, 3, 1, 2]), [2, 2], [1, 2], [1, 0]), &[base]).unwrap();
+    }
+
+    #[test]
+    fn max_pool2d_routes_the_gradient_to_the_argmax() {
+        // overlapping windows: the centre element is the max of all four windows
+        let x = Tensor::from_vec(vec![0.0f64, 1.0, 0.0, 1.0, 9.0, 1.0, 0.0, 1.0, 0.0], &[1, 1, 3, 3]).requires_grad_(true);
+        let y = max_pool2d(&x, [2, 2], [1, 1], [0, 0]);
+        assert_eq!(y.to_vec::<f64>(), vec![9.0; 4]);
+        assert_eq!(y.grad_fn().unwrap().name(), "MaxPool2DWithIndicesBackward");
+        y.sum().backward();
+        assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![0.0, 0.0, 0.0, 0.0, 4.0, 0.0, 0.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn avg_pool2d_gradcheck() {
+        let x = Tensor::randn_with(&[2, 3, 7, 6], DType::F64).requires_grad_(true);
+        gradcheck(|t| avg_pool2d(&t[0], [2, 2], [2, 2], [0, 0]), std::slice::from_ref(&x)).unwrap();
+        gradcheck(|t| avg_pool2d(&t[0], [3, 2], [2, 1], [1, 1]), std::slice::from_ref(&x)).unwrap();
+        let base = Tensor::randn_with(&[2, 6, 7, 3], DType::F64).requires_grad_(true);
+        gradcheck(|t| avg_pool2d(&t[0].permute(&[0, 3, 1, 2]), [3, 3], [2, 2], [1, 1]), &[base]).unwrap();
+    }
+
+    #[test]
+    fn avg_pool2d_counts_padding_in_the_divisor() {
+        let x = Tensor::ones_with(&[1, 2, 2], DType::F64);
+        let y = avg_pool2d(&x, [3, 3], [1, 1], [1, 1]);
+        assert_eq!(y.to_vec::<f64>(), vec![4.0 / 9.0; 4]);
+    }
+
+    #[test]
+    fn adaptive_avg_pool2d_gradcheck() {
+        let x = Tensor::randn_with(&[2, 2, 7, 5], DType::F64).requires_grad_(true);
+        gradcheck(|t| adaptive_avg_pool2d(&t[0], [3, 2]), std::slice::from_ref(&x)).unwrap();
+        gradcheck(|t| adaptive_avg_pool2d(&t[0], [1, 1]), std::slice::from_ref(&x)).unwrap();
+        gradcheck(|t| adaptive_avg_pool2d(&t[0], [9, 6]), std::slice::from_ref(&x)).unwrap(); // upsampling bins
+        let base = Tensor::randn_with(&[5, 3, 4], DType::F64).requires_grad_(true);
+        gradcheck(|t| adaptive_avg_pool2d(&t[0].transpose(0, 2), [2, 2]), &[base]).unwrap();
+    }
+
+    #[test]
+    fn pool_second_derivatives() {
+        let x = distinct(&[1, 2, 4, 4]);
+        gradgradcheck(|t| max_pool2d(&t[0], [2, 2], [1, 1], [0, 0]).pow(2.0), &[x]).unwrap();
+        let x = Tensor::randn_with(&[1, 2, 5, 5], DType::F64).requires_grad_(true);
+        gradgradcheck(|t| avg_pool2d(&t[0], [3, 3], [2, 2], [1, 1]).pow(2.0), std::slice::from_ref(&x)).unwrap();
+        gradgradcheck(|t| adaptive_avg_pool2d(&t[0], [2, 3]).pow(2.0), &[x]).unwrap();
+    }
+
+    #[test]
+    fn pool_errors() {
+        let e = |r: Result<Tensor>| r.unwrap_err().to_string();
+        let x = Tensor::zeros(&[1, 1, 4, 4]);
+        assert!(e(try_max_pool2d(&x, [2, 2], [0, 1], [0, 0])).starts_with("max_pool2d: stride should be greater than zero"));
+        assert!(e(try_max_pool2d(&x, [0, 2], [1, 1], [0, 0])).contains("kernel size should be greater than zero"));
+        assert!(e(try_avg_pool2d(&x, [5, 5], [1, 1], [0, 0])).contains("Output size is too small: input [1, 1, 4, 4]"));
+        let m = e(try_max_pool2d(&Tensor::zeros(&[16]), [2, 2], [2, 2], [0, 0]));
+        assert!(m.contains("got shape [16]; hint: add the missing dimensions"), "{m}");
+        let m = e(try_max_pool2d(&Tensor::zeros(&[2, 3]).to_dtype(DType::I64).reshape(&[1, 1, 2, 3]), [2, 2], [2, 2], [0, 0]));
+        assert!(m.contains("expected a floating-point input, got int64"), "{m}");
+        let m = e(try_adaptive_avg_pool2d(&Tensor::zeros(&[1, 0, 3]), [1, 1]));
+        assert!(m.contains("non-empty input plane"), "{m}");
+    }
+}
