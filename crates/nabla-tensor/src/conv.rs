@@ -651,14 +651,39 @@ impl PoolGeom {
         let clip = |s: isize, k: usize, n: usize| s.max(0) as usize..((s + k as isize).max(0) as usize).min(n);
         (clip(h0, self.kernel[0], self.in_size[0]), clip(w0, self.kernel[1], self.in_size[1]))
     }
-    /// PyTorch's `count_include_pad` divisor: the window clipped to the padded input.
-    fn padded_window_size(&self, oh: usize, ow: usize) -> usize {
-        let span = |o: usize, d: usize| {
-            let s = o * self.stride[d];
-            let e = (s + self.kernel[d]).min(self.in_size[d] + 2 * self.padding[d]);
-            e - s
-        };
-        span(oh, 0) * span(ow, 1)
+    /// PyTorch's `count_include_pad` divisor along dimension `d`: the window clipped to
+    /// the padded input (always the kernel size in floor mode).
+    fn padded_span(&self, o: usize, d: usize) -> usize {
+        let s = o * self.stride[d];
+        (s + self.kernel[d]).min(self.in_size[d] + 2 * self.padding[d]) - s
+    }
+
+    /// Calls `f(output row, input row, tap column j, output columns lo..hi)` for every
+    /// kernel tap of every output row whose input row is inside the plane, in the scan
+    /// order of a window (rows, then columns). Input column of output `ow` under tap `j`:
+    /// `ow·stride + j - padding`. Kernels loop over `lo..hi`: independent iterations the
+    /// compiler vectorizes, instead of a short dependent loop per window.
+    fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
+        let spans: Vec<(usize, usize)> = (0..self.kernel[1])
+            .map(|j| valid_span(self.out_size[1], self.stride[1], j as isize - self.padding[1] as isize, self.in_size[1]))
+            .collect();
+        for oh in 0..self.out_size[0] {
+            for i in 0..self.kernel[0] {
+                let ih = (oh * self.stride[0] + i) as isize - self.padding[0] as isize;
+                if ih < 0 || ih >= self.in_size[0] as isize {
+                    continue;
+                }
+                for (j, &(lo, hi)) in spans.iter().enumerate() {
+                    f(oh, ih as usize, j, lo, hi);
+                }
+            }
+        }
+    }
+
+    /// The input column of output column `ow` under tap `j` (inside the plane).
+    #[inline(always)]
+    fn in_col(&self, ow: usize, j: usize) -> usize {
+        ow * self.stride[1] + j - self.padding[1]
     }
 }
 
@@ -681,7 +706,8 @@ fn per_plane<A: Send, B: Sync>(
 }
 
 /// Max pooling: `y` gets each window's maximum and `idx` its flat position `h·W + w` in
-/// the plane (PyTorch's convention). Padding never wins; NaN does (it propagates).
+/// the plane (PyTorch's convention). Padding never wins; NaN does (it propagates, and the
+/// last NaN of a window gives the index, as in PyTorch's CPU kernel).
 ///
 /// ```
 /// use nabla_tensor::conv::{max_pool2d_forward, PoolGeom};
@@ -696,32 +722,67 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
     assert_eq!(x.len(), g.planes * ip, "max_pool2d_forward: input length");
     assert_eq!(y.len(), g.planes * op, "max_pool2d_forward: output length");
     assert_eq!(idx.len(), y.len(), "max_pool2d_forward: indices length");
-    // Indices first (one pass over the windows), then values gathered by index.
-    per_plane(idx, op, x, ip, |idx, x| {
-        for oh in 0..g.out_size[0] {
-            for ow in 0..g.out_size[1] {
-                let (rows, cols) = g.window(oh, ow);
-                let mut best = rows.start * g.in_size[1] + cols.start;
-                let mut m = T::neg_infinity();
-                for h in rows.clone() {
-                    for (k, &v) in x[h * g.in_size[1] + cols.start..h * g.in_size[1] + cols.end].iter().enumerate() {
-                        if v > m || v.is_nan() {
-                            m = v;
-                            best = h * g.in_size[1] + cols.start + k;
-                            if v.is_nan() {
-                                break;
-                            }
-                        }
-                    }
-                    if m.is_nan() {
-                        break;
+    if op == 0 || ip == 0 {
+        return;
+    }
+    let (w, ow_n) = (g.in_size[1], g.out_size[1]);
+    let first_cols: Vec<usize> = (0..ow_n).map(|ow| g.window(0, ow).1.start).collect();
+    let plane = |(y, (idx, x)): (&mut [T], (&mut [i64], &[T]))| {
+        y.fill(T::neg_infinity());
+        // a window wholly of -inf (or of padding) reports its first in-plane element
+        for (oh, row) in idx.chunks_mut(ow_n).enumerate() {
+            let first_row = g.window(oh, 0).0.start * w;
+            row.iter_mut().zip(&first_cols).for_each(|(i, &c)| *i = (first_row + c) as i64);
+        }
+        // NaN is rare: test once per plane and keep the common loop to one compare
+        let has_nan = x.iter().fold(false, |a, v| a | v.is_nan());
+        let stride = g.stride[1];
+        g.for_each_tap(|oh, ih, j, lo, hi| {
+            let (m, best) = (&mut y[oh * ow_n + lo..oh * ow_n + hi], &mut idx[oh * ow_n + lo..oh * ow_n + hi]);
+            let first = ih * w + g.in_col(lo, j);
+            let x = &x[first..];
+            // first maximum wins ties; NaN wins and propagates (PyTorch's rule)
+            if has_nan {
+                for (k, (m, best)) in m.iter_mut().zip(best).enumerate() {
+                    let v = x[k * stride];
+                    if v > *m || v.is_nan() {
+                        (*m, *best) = (v, (first + k * stride) as i64);
                     }
                 }
-                idx[oh * g.out_size[1] + ow] = best as i64;
+            } else {
+                // constant strides let LLVM vectorize the common cases
+                match stride {
+                    1 => max_row::<T, 1>(x, first, 1, m, best),
+                    2 => max_row::<T, 2>(x, first, 2, m, best),
+                    _ => max_row::<T, 0>(x, first, stride, m, best),
+                }
             }
-        }
-    });
-    gather_by_index(g, x, idx, y);
+        });
+    };
+    if x.len() >= PAR_ELEMS && rayon::current_num_threads() > 1 {
+        y.par_chunks_mut(op).zip(idx.par_chunks_mut(op).zip(x.par_chunks(ip))).for_each(plane);
+    } else {
+        y.chunks_mut(op).zip(idx.chunks_mut(op).zip(x.chunks(ip))).for_each(plane);
+    }
+}
+
+/// One kernel tap of max pooling over a run of outputs (no NaN): input `k` is
+/// `x[k · stride]`, at plane index `first + k · stride`. `S` is the stride when known at
+/// compile time (0: use `stride`).
+#[inline(always)]
+fn max_row<T: Float, const S: usize>(x: &[T], first: usize, stride: usize, m: &mut [T], best: &mut [i64]) {
+    let stride = if S == 0 { stride } else { S };
+    let n = m.len();
+    if n == 0 {
+        return;
+    }
+    let x = &x[..(n - 1) * stride + 1];
+    for k in 0..n {
+        let v = x[k * stride];
+        let gt = v > m[k];
+        best[k] = if gt { (first + k * stride) as i64 } else { best[k] };
+        m[k] = if gt { v } else { m[k] };
+    }
 }
 
 /// `y[p, i] = x[p, idx[p, i]]` per plane: max pooling with known indices, and the adjoint
@@ -786,16 +847,24 @@ pub fn max_pool2d_backward<T: Float>(g: &PoolGeom, gy: &[T], idx: &[i64], gx: &m
 pub fn avg_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T]) {
     assert_eq!(x.len(), g.planes * g.in_plane(), "avg_pool2d_forward: input length");
     assert_eq!(y.len(), g.planes * g.out_plane(), "avg_pool2d_forward: output length");
-    let w = g.in_size[1];
+    let (w, ow_n) = (g.in_size[1], g.out_size[1]);
+    let inv = inverse_divisors::<T>(g);
     per_plane(y, g.out_plane(), x, g.in_plane(), |y, x| {
-        for oh in 0..g.out_size[0] {
-            for ow in 0..g.out_size[1] {
-                let (rows, cols) = g.window(oh, ow);
-                let s: T = rows.map(|h| x[h * w + cols.start..h * w + cols.end].iter().copied().sum::<T>()).sum();
-                y[oh * g.out_size[1] + ow] = s / T::cast(g.padded_window_size(oh, ow) as f64);
+        y.fill(T::zero());
+        g.for_each_tap(|oh, ih, j, lo, hi| {
+            for (k, s) in y[oh * ow_n + lo..oh * ow_n + hi].iter_mut().enumerate() {
+                *s += x[ih * w + g.in_col(lo + k, j)];
             }
-        }
+        });
+        y.iter_mut().zip(&inv).for_each(|(v, &d)| *v *= d);
     });
+}
+
+/// `1 / divisor` of every output position of an average pooling.
+fn inverse_divisors<T: Float>(g: &PoolGeom) -> Vec<T> {
+    (0..g.out_size[0])
+        .flat_map(|oh| (0..g.out_size[1]).map(move |ow| T::cast(1.0 / (g.padded_span(oh, 0) * g.padded_span(ow, 1)) as f64)))
+        .collect()
 }
 
 /// The gradient (adjoint) of [`avg_pool2d_forward`]: each output gradient spread evenly
@@ -803,18 +872,16 @@ pub fn avg_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T]) {
 pub fn avg_pool2d_backward<T: Float>(g: &PoolGeom, gy: &[T], gx: &mut [T]) {
     assert_eq!(gx.len(), g.planes * g.in_plane(), "avg_pool2d_backward: output length");
     assert_eq!(gy.len(), g.planes * g.out_plane(), "avg_pool2d_backward: gradient length");
-    let w = g.in_size[1];
+    let (w, ow_n) = (g.in_size[1], g.out_size[1]);
+    let inv = inverse_divisors::<T>(g);
     per_plane(gx, g.in_plane(), gy, g.out_plane(), |gx, gy| {
         gx.fill(T::zero());
-        for oh in 0..g.out_size[0] {
-            for ow in 0..g.out_size[1] {
-                let (rows, cols) = g.window(oh, ow);
-                let v = gy[oh * g.out_size[1] + ow] / T::cast(g.padded_window_size(oh, ow) as f64);
-                for h in rows {
-                    gx[h * w + cols.start..h * w + cols.end].iter_mut().for_each(|e| *e += v);
-                }
+        let scaled: Vec<T> = gy.iter().zip(&inv).map(|(&v, &d)| v * d).collect();
+        g.for_each_tap(|oh, ih, j, lo, hi| {
+            for (k, &v) in scaled[oh * ow_n + lo..oh * ow_n + hi].iter().enumerate() {
+                gx[ih * w + g.in_col(lo + k, j)] += v;
             }
-        }
+        });
     });
 }
 

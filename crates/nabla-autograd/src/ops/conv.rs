@@ -680,6 +680,38 @@ mod tests {
         gradgradcheck(|t| conv2d(&t[0], &t[1], None, [1, 1], [0, 0], [1, 1], 1).pow(2.0), &[x, w]).unwrap();
     }
 
+    /// Timing of the `conv_big` and `cnn_step` convolutions, forward + backward (not an
+    /// assertion): `cargo test --release -p nabla-autograd --lib conv_timing -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn conv_timing() {
+        fn time(input: [usize; 4], c_out: usize, iters: usize) {
+            let x = Tensor::uniform(&input, -1.0, 1.0, DType::F32).requires_grad_(true);
+            let w = Tensor::uniform(&[c_out, input[1], 3, 3], -0.1, 0.1, DType::F32).requires_grad_(true);
+            let b = Tensor::zeros(&[c_out]).requires_grad_(true);
+            let step = || {
+                let t = std::time::Instant::now();
+                conv2d(&x, &w, Some(&b), [1, 1], [1, 1], [1, 1], 1).sum().backward();
+                t.elapsed().as_secs_f64()
+            };
+            step();
+            let mut ts: Vec<f64> = (0..iters).map(|_| step()).collect();
+            ts.sort_by(f64::total_cmp);
+            let (med, best) = (ts[iters / 2], ts[0]);
+            let flops = 3.0 * 2.0 * (input[0] * c_out * input[2] * input[3] * input[1] * 9) as f64;
+            println!(
+                "conv {input:?} -> {c_out} 3x3 pad 1, fwd+bwd: median {:.2} ms ({:.1} GFLOP/s), best {:.2} ms ({:.1} GFLOP/s)",
+                med * 1e3,
+                flops / med / 1e9,
+                best * 1e3,
+                flops / best / 1e9
+            );
+        }
+        time([16, 64, 56, 56], 64, 5);
+        time([64, 1, 28, 28], 32, 20);
+        time([64, 32, 14, 14], 64, 20);
+    }
+
     fn err(r: Result<Tensor>) -> String {
         r.unwrap_err().to_string()
     }
