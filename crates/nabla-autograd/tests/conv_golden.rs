@@ -15,7 +15,12 @@ fn load(name: &str) -> Value {
 
 fn tensor(fx: &Value, key: &str) -> Tensor {
     let v = &fx[key];
-    let shape: Vec<usize> = v["shape"].as_array().unwrap_or_else(|| panic!("no key {key}")).iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no key {key}"))
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
     let data: Vec<f64> = v["data"].as_array().unwrap().iter().map(|d| d.as_f64().unwrap()).collect();
     Tensor::from_vec(data, &shape)
 }
@@ -45,7 +50,8 @@ fn conv_case(fx: &Value, c: &str, f: impl Fn(&Tensor, &Tensor, &Tensor) -> Tenso
 #[test]
 fn conv2d_grouped_strided_dilated_matches_pytorch() {
     let fx = load("conv2d.json");
-    let (s, p, d, g) = (scalar(&fx, "a.stride"), scalar(&fx, "a.padding"), scalar(&fx, "a.dilation"), scalar(&fx, "a.groups"));
+    let (s, p, d, g) =
+        (scalar(&fx, "a.stride"), scalar(&fx, "a.padding"), scalar(&fx, "a.dilation"), scalar(&fx, "a.groups"));
     assert_eq!((s, p, d, g), (2, 1, 2, 2));
     conv_case(&fx, "a", |x, w, b| conv2d(x, w, Some(b), [s, s], [p, p], [d, d], g));
 }
@@ -60,7 +66,8 @@ fn conv2d_plain_matches_pytorch() {
 #[test]
 fn conv1d_grouped_strided_matches_pytorch() {
     let fx = load("conv2d.json");
-    let (s, p, d, g) = (scalar(&fx, "c.stride"), scalar(&fx, "c.padding"), scalar(&fx, "c.dilation"), scalar(&fx, "c.groups"));
+    let (s, p, d, g) =
+        (scalar(&fx, "c.stride"), scalar(&fx, "c.padding"), scalar(&fx, "c.dilation"), scalar(&fx, "c.groups"));
     conv_case(&fx, "c", |x, w, b| conv1d(x, w, Some(b), s, p, d, g));
 }
 

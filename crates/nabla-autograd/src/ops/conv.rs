@@ -167,7 +167,10 @@ impl Call<'_> {
                 if xs.len() < sd + 1 {
                     "add the missing channel or batch dimensions with unsqueeze(0)".to_string()
                 } else {
-                    format!("merge the extra leading dimensions into the batch with reshape, or use a {}-D op", xs.len() - 2)
+                    format!(
+                        "merge the extra leading dimensions into the batch with reshape, or use a {}-D op",
+                        xs.len() - 2
+                    )
                 },
             ));
         }
@@ -179,7 +182,10 @@ impl Call<'_> {
             ));
         }
         if self.groups == 0 {
-            return Err(Error::invalid_argument(op, "groups must be a positive integer, got 0; use groups = 1 for an ordinary convolution"));
+            return Err(Error::invalid_argument(
+                op,
+                "groups must be a positive integer, got 0; use groups = 1 for an ordinary convolution",
+            ));
         }
         for (name, v) in [("stride", self.stride), ("dilation", self.dilation)] {
             if v.contains(&0) {
@@ -201,7 +207,7 @@ impl Call<'_> {
             (ws[1] * groups == c_in, ws[1] * groups, ws[0])
         };
         let grouped = ws[0];
-        if grouped % groups != 0 {
+        if !grouped.is_multiple_of(groups) {
             return Err(Error::shape(
                 op,
                 format!(
@@ -217,9 +223,13 @@ impl Call<'_> {
             } else {
                 "the input's channels must equal weight.shape[1] × groups"
             };
-            let hint = if !transposed && c_in % groups != 0 {
+            let hint = if !transposed && !c_in.is_multiple_of(groups) {
                 format!("groups = {groups} must divide the input's {c_in} channels; {rule}")
-            } else if !transposed && xs.len() == sd + 2 && x4[1] != expected_c && xs.iter().skip(2).any(|&d| d == expected_c) {
+            } else if !transposed
+                && xs.len() == sd + 2
+                && x4[1] != expected_c
+                && xs.iter().skip(2).any(|&d| d == expected_c)
+            {
                 format!("{rule}; is the input channels-last? permute it to {layout}")
             } else {
                 format!("{rule}; give a weight of shape {wlayout} matching the input, or fix the input's channels")
@@ -255,7 +265,11 @@ impl Call<'_> {
         let in_size = lift(&x4[2..], 1);
         let span = |d: usize| dilation[d] * (k[d] - 1) + 1;
         if k.contains(&0) {
-            return Err(Error::shape(op, format!("the weight {ws:?} has an empty kernel"), "kernel sizes must be at least 1"));
+            return Err(Error::shape(
+                op,
+                format!("the weight {ws:?} has an empty kernel"),
+                "kernel sizes must be at least 1",
+            ));
         }
         let dims = |v: [usize; 2]| if sd == 1 { format!("{}", v[1]) } else { format!("{} x {}", v[0], v[1]) };
         let geom = if let Some(op_pad) = self.output_padding {
@@ -294,8 +308,9 @@ impl Call<'_> {
                 ));
             }
             let out_size = [out[0] as usize, out[1] as usize];
-            let mut g = ConvGeom::new([x4[0], out_channels, out_size[0], out_size[1]], w4, stride, padding, dilation, groups)
-                .ok_or_else(|| Error::shape(op, format!("internal: no geometry for {xs:?} and {ws:?}"), ""))?;
+            let mut g =
+                ConvGeom::new([x4[0], out_channels, out_size[0], out_size[1]], w4, stride, padding, dilation, groups)
+                    .ok_or_else(|| Error::shape(op, format!("internal: no geometry for {xs:?} and {ws:?}"), ""))?;
             g.out_size = in_size;
             g
         } else {
@@ -619,7 +634,11 @@ mod tests {
         let w = Tensor::randn_with(&[8, 16, 3, 3], DType::F64);
         let b = Tensor::randn_with(&[8], DType::F64);
         let run = |dt: DType| {
-            let (x, w, b) = (x.to_dtype(dt).requires_grad_(true), w.to_dtype(dt).requires_grad_(true), b.to_dtype(dt).requires_grad_(true));
+            let (x, w, b) = (
+                x.to_dtype(dt).requires_grad_(true),
+                w.to_dtype(dt).requires_grad_(true),
+                b.to_dtype(dt).requires_grad_(true),
+            );
             let y = conv2d(&x, &w, Some(&b), [1, 1], [1, 1], [1, 1], 1);
             y.sum().backward();
             [y, x.grad().unwrap(), w.grad().unwrap(), b.grad().unwrap()].map(|t| t.to_vec::<f64>())
@@ -737,7 +756,12 @@ mod tests {
         let e = err(try_conv2d(&z(&[1, 5, 8, 8]), &z(&[4, 2, 3, 3]), None, [1, 1], [0, 0], [1, 1], 2));
         assert!(e.contains("groups = 2 must divide the input's 5 channels"), "{e}");
         let e = err(try_conv2d(&z(&[1, 1, 2, 2]), &z(&[1, 1, 5, 5]), None, [1, 1], [1, 1], [1, 1], 1));
-        assert!(e.contains("Kernel size can't be greater than actual input size") && e.contains("(4 x 4)") && e.contains("(5 x 5)"), "{e}");
+        assert!(
+            e.contains("Kernel size can't be greater than actual input size")
+                && e.contains("(4 x 4)")
+                && e.contains("(5 x 5)"),
+            "{e}"
+        );
         assert!(e.contains("input [1, 1, 2, 2], weight [1, 1, 5, 5]"), "{e}");
         let e = err(try_conv2d(&z(&[1, 1, 8, 8]), &z(&[1, 1, 3, 3]), None, [0, 1], [0, 0], [1, 1], 1));
         assert!(e.contains("non-positive stride is not supported"), "{e}");
@@ -745,13 +769,16 @@ mod tests {
         assert!(e.contains("groups must be a positive integer"), "{e}");
         let e = err(try_conv2d(&z(&[1, 1, 8, 8]), &z(&[2, 1, 3, 3]), Some(&z(&[3])), [1, 1], [0, 0], [1, 1], 1));
         assert!(e.contains("expected a bias of shape [2]"), "{e}");
-        let e = err(try_conv2d(&z(&[1, 1, 8, 8]), &z(&[2, 1, 3, 3]).to_dtype(DType::F64), None, [1, 1], [0, 0], [1, 1], 1));
+        let e =
+            err(try_conv2d(&z(&[1, 1, 8, 8]), &z(&[2, 1, 3, 3]).to_dtype(DType::F64), None, [1, 1], [0, 0], [1, 1], 1));
         assert!(e.contains("got input float32, weight float64"), "{e}");
         let e = err(try_conv1d(&z(&[2, 3, 10]), &z(&[4, 2, 3]), None, 1, 0, 1, 1));
         assert!(e.starts_with("conv1d: expected input [N, C, L] with C = 2"), "{e}");
-        let e = err(try_conv_transpose2d(&z(&[1, 3, 4, 4]), &z(&[4, 2, 3, 3]), None, [1, 1], [0, 0], [0, 0], [1, 1], 1));
+        let e =
+            err(try_conv_transpose2d(&z(&[1, 3, 4, 4]), &z(&[4, 2, 3, 3]), None, [1, 1], [0, 0], [0, 0], [1, 1], 1));
         assert!(e.contains("conv_transpose2d: expected input [N, C, H, W] with C = 4"), "{e}");
-        let e = err(try_conv_transpose2d(&z(&[1, 4, 1, 1]), &z(&[4, 2, 1, 1]), None, [1, 1], [1, 1], [0, 0], [1, 1], 1));
+        let e =
+            err(try_conv_transpose2d(&z(&[1, 4, 1, 1]), &z(&[4, 2, 1, 1]), None, [1, 1], [1, 1], [0, 0], [1, 1], 1));
         assert!(e.contains("the output size") && e.contains("is -1 x -1"), "{e}");
     }
 

@@ -81,7 +81,10 @@ fn check_input(op: &'static str, x: &Tensor) -> Result<(usize, [usize; 2])> {
     if !x.dtype().is_float() {
         return Err(Error::DType {
             op,
-            msg: format!("expected a floating-point input, got {}; hint: convert it with to_dtype(DType::F32)", x.dtype()),
+            msg: format!(
+                "expected a floating-point input, got {}; hint: convert it with to_dtype(DType::F32)",
+                x.dtype()
+            ),
         });
     }
     let s = x.shape();
@@ -89,7 +92,11 @@ fn check_input(op: &'static str, x: &Tensor) -> Result<(usize, [usize; 2])> {
         return Err(Error::shape(
             op,
             format!("expected a 3-D (unbatched [C, H, W]) or 4-D (batched [N, C, H, W]) input, got shape {s:?}"),
-            if s.len() < 3 { "add the missing dimensions with unsqueeze(0)" } else { "merge extra leading dimensions into the batch with reshape" },
+            if s.len() < 3 {
+                "add the missing dimensions with unsqueeze(0)"
+            } else {
+                "merge extra leading dimensions into the batch with reshape"
+            },
         ));
     }
     let n = s.len();
@@ -97,10 +104,19 @@ fn check_input(op: &'static str, x: &Tensor) -> Result<(usize, [usize; 2])> {
 }
 
 /// Checks window parameters against an input and returns the geometry.
-fn pool_geom(op: &'static str, x: &Tensor, kernel: [usize; 2], stride: [usize; 2], padding: [usize; 2]) -> Result<PoolGeom> {
+fn pool_geom(
+    op: &'static str,
+    x: &Tensor,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+) -> Result<PoolGeom> {
     let (planes, in_size) = check_input(op, x)?;
     if kernel.contains(&0) {
-        return Err(Error::invalid_argument(op, format!("kernel size should be greater than zero, but got kernel {kernel:?}")));
+        return Err(Error::invalid_argument(
+            op,
+            format!("kernel size should be greater than zero, but got kernel {kernel:?}"),
+        ));
     }
     if stride.contains(&0) {
         return Err(Error::invalid_argument(
@@ -289,7 +305,8 @@ mod tests {
     #[test]
     fn max_pool2d_routes_the_gradient_to_the_argmax() {
         // overlapping windows: the centre element is the max of all four windows
-        let x = Tensor::from_vec(vec![0.0f64, 1.0, 0.0, 1.0, 9.0, 1.0, 0.0, 1.0, 0.0], &[1, 1, 3, 3]).requires_grad_(true);
+        let x =
+            Tensor::from_vec(vec![0.0f64, 1.0, 0.0, 1.0, 9.0, 1.0, 0.0, 1.0, 0.0], &[1, 1, 3, 3]).requires_grad_(true);
         let y = max_pool2d(&x, [2, 2], [1, 1], [0, 0]);
         assert_eq!(y.to_vec::<f64>(), vec![9.0; 4]);
         assert_eq!(y.grad_fn().unwrap().name(), "MaxPool2DWithIndicesBackward");
@@ -336,12 +353,19 @@ mod tests {
     fn pool_errors() {
         let e = |r: Result<Tensor>| r.unwrap_err().to_string();
         let x = Tensor::zeros(&[1, 1, 4, 4]);
-        assert!(e(try_max_pool2d(&x, [2, 2], [0, 1], [0, 0])).starts_with("max_pool2d: stride should be greater than zero"));
+        assert!(
+            e(try_max_pool2d(&x, [2, 2], [0, 1], [0, 0])).starts_with("max_pool2d: stride should be greater than zero")
+        );
         assert!(e(try_max_pool2d(&x, [0, 2], [1, 1], [0, 0])).contains("kernel size should be greater than zero"));
         assert!(e(try_avg_pool2d(&x, [5, 5], [1, 1], [0, 0])).contains("Output size is too small: input [1, 1, 4, 4]"));
         let m = e(try_max_pool2d(&Tensor::zeros(&[16]), [2, 2], [2, 2], [0, 0]));
         assert!(m.contains("got shape [16]; hint: add the missing dimensions"), "{m}");
-        let m = e(try_max_pool2d(&Tensor::zeros(&[2, 3]).to_dtype(DType::I64).reshape(&[1, 1, 2, 3]), [2, 2], [2, 2], [0, 0]));
+        let m = e(try_max_pool2d(
+            &Tensor::zeros(&[2, 3]).to_dtype(DType::I64).reshape(&[1, 1, 2, 3]),
+            [2, 2],
+            [2, 2],
+            [0, 0],
+        ));
         assert!(m.contains("expected a floating-point input, got int64"), "{m}");
         let m = e(try_adaptive_avg_pool2d(&Tensor::zeros(&[1, 0, 3]), [1, 1]));
         assert!(m.contains("non-empty input plane"), "{m}");
