@@ -39,7 +39,7 @@ pub const PAR_ELEMS: usize = 1 << 15;
 
 /// Bytes of im2col buffer per work item: small enough to stay in a core's L2 cache
 /// while the GEMM reads it back.
-const COL_BUDGET_BYTES: usize = 1 << 20;
+const COL_BUDGET_BYTES: usize = 1 << 19;
 
 /// Multiply-adds above which a convolution splits its work items across threads.
 const CONV_PAR_WORK: usize = 1 << 18;

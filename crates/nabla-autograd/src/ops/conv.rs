@@ -184,14 +184,20 @@ impl Call<'_> {
         if self.groups == 0 {
             return Err(Error::invalid_argument(
                 op,
-                "groups must be a positive integer, got 0; use groups = 1 for an ordinary convolution",
+                format!(
+                    "groups must be a positive integer, got 0 (input {xs:?}, weight {ws:?}); hint: use groups = 1 \
+                     for an ordinary convolution"
+                ),
             ));
         }
         for (name, v) in [("stride", self.stride), ("dilation", self.dilation)] {
             if v.contains(&0) {
                 return Err(Error::invalid_argument(
                     op,
-                    format!("non-positive {name} is not supported: got {name} {v:?}; every {name} must be at least 1"),
+                    format!(
+                        "non-positive {name} is not supported: got {name} {v:?} (input {xs:?}, weight {ws:?}); \
+                         hint: every {name} must be at least 1 (1 is the default)"
+                    ),
                 ));
             }
         }
@@ -279,7 +285,8 @@ impl Call<'_> {
                     op,
                     format!(
                         "output padding must be smaller than either stride or dilation, but got output_padding {:?}, \
-                         stride {:?}, dilation {:?}",
+                         stride {:?}, dilation {:?} (input {xs:?}, weight {ws:?}); hint: output_padding picks one of \
+                         the `stride` input sizes a strided convolution maps to the same output size",
                         self.output_padding.unwrap_or_default(),
                         self.stride,
                         self.dilation
@@ -653,6 +660,20 @@ mod tests {
     }
 
     #[test]
+    fn empty_batch_and_kernel_filling_the_padded_input() {
+        let (x, w, b) = (leaf(&[0, 3, 5, 5]), leaf(&[4, 3, 3, 3]), leaf(&[4]));
+        let y = conv2d(&x, &w, Some(&b), [1, 1], [1, 1], [1, 1], 1);
+        assert_eq!(y.shape(), &[0, 4, 5, 5]);
+        y.sum().backward();
+        assert_eq!(w.grad().unwrap().to_vec::<f64>(), vec![0.0; 108]);
+        assert_eq!(b.grad().unwrap().to_vec::<f64>(), vec![0.0; 4]);
+        // one output position per image
+        let (x, w) = (leaf(&[2, 2, 3, 3]), leaf(&[3, 2, 5, 5]));
+        assert_eq!(conv2d(&x, &w, None, [1, 1], [1, 1], [1, 1], 1).shape(), &[2, 3, 1, 1]);
+        gradcheck(|t| conv2d(&t[0], &t[1], None, [1, 1], [1, 1], [1, 1], 1), &[x, w]).unwrap();
+    }
+
+    #[test]
     fn conv1d_gradcheck() {
         let (x, w, b) = (leaf(&[2, 4, 11]), leaf(&[6, 2, 3]), leaf(&[6]));
         gradcheck(|t| conv1d(&t[0], &t[1], Some(&t[2]), 2, 1, 1, 2), &[x, w, b]).unwrap();
@@ -764,7 +785,12 @@ mod tests {
         );
         assert!(e.contains("input [1, 1, 2, 2], weight [1, 1, 5, 5]"), "{e}");
         let e = err(try_conv2d(&z(&[1, 1, 8, 8]), &z(&[1, 1, 3, 3]), None, [0, 1], [0, 0], [1, 1], 1));
-        assert!(e.contains("non-positive stride is not supported"), "{e}");
+        assert!(
+            e.contains(
+                "non-positive stride is not supported: got stride [0, 1] (input [1, 1, 8, 8], weight [1, 1, 3, 3])"
+            ),
+            "{e}"
+        );
         let e = err(try_conv2d(&z(&[1, 1, 8, 8]), &z(&[1, 1, 3, 3]), None, [1, 1], [0, 0], [1, 1], 0));
         assert!(e.contains("groups must be a positive integer"), "{e}");
         let e = err(try_conv2d(&z(&[1, 1, 8, 8]), &z(&[2, 1, 3, 3]), Some(&z(&[3])), [1, 1], [0, 0], [1, 1], 1));

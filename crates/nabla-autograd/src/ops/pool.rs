@@ -115,15 +115,20 @@ fn pool_geom(
     if kernel.contains(&0) {
         return Err(Error::invalid_argument(
             op,
-            format!("kernel size should be greater than zero, but got kernel {kernel:?}"),
+            format!(
+                "kernel size should be greater than zero, but got kernel {kernel:?} (input {:?}); hint: a 2×2 \
+                 window is kernel [2, 2]",
+                x.shape()
+            ),
         ));
     }
     if stride.contains(&0) {
         return Err(Error::invalid_argument(
             op,
             format!(
-                "stride should be greater than zero, but got stride {stride:?}; hint: PyTorch's default stride is the \
-                 kernel size, pass stride = {kernel:?}"
+                "stride should be greater than zero, but got stride {stride:?} (input {:?}, kernel {kernel:?}); hint: \
+                 PyTorch's default stride is the kernel size, pass stride = {kernel:?}",
+                x.shape()
             ),
         ));
     }
@@ -132,7 +137,7 @@ fn pool_geom(
             op,
             format!(
                 "pad should be at most half of effective kernel size, but got padding {padding:?} for kernel {kernel:?} \
-                 (input {:?})",
+                 (input {:?}); hint: use padding = kernel / 2 or less",
                 x.shape()
             ),
         ));
@@ -353,9 +358,9 @@ mod tests {
     fn pool_errors() {
         let e = |r: Result<Tensor>| r.unwrap_err().to_string();
         let x = Tensor::zeros(&[1, 1, 4, 4]);
-        assert!(
-            e(try_max_pool2d(&x, [2, 2], [0, 1], [0, 0])).starts_with("max_pool2d: stride should be greater than zero")
-        );
+        assert!(e(try_max_pool2d(&x, [2, 2], [0, 1], [0, 0])).starts_with(
+            "max_pool2d: stride should be greater than zero, but got stride [0, 1] (input [1, 1, 4, 4], kernel [2, 2])"
+        ));
         assert!(e(try_max_pool2d(&x, [0, 2], [1, 1], [0, 0])).contains("kernel size should be greater than zero"));
         assert!(e(try_avg_pool2d(&x, [5, 5], [1, 1], [0, 0])).contains("Output size is too small: input [1, 1, 4, 4]"));
         let m = e(try_max_pool2d(&Tensor::zeros(&[16]), [2, 2], [2, 2], [0, 0]));
