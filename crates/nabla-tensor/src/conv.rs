@@ -529,54 +529,53 @@ pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], gw: &mu
     let band = g.band_rows(kg, std::mem::size_of::<T>());
     let bands = g.out_size[0].div_ceil(band);
     let items = g.batch * bands;
-    // Items are summed into per-thread accumulators, so any split of them is exact.
-    let accumulate = |range: std::ops::Range<usize>, acc: &mut [T], threaded: bool| {
+    // Items are summed into per-split accumulators, so any split of them is exact.
+    let accumulate = |item: usize, acc: &mut [T], scratch: &mut Vec<T>, threaded: bool| {
         let acc = SharedMut::new(acc);
-        let mut scratch = Vec::new();
-        for item in range {
-            let (n, b) = (item / bands, item % bands);
-            let rows = b * band..((b + 1) * band).min(g.out_size[0]);
-            let (c0, ncols) = (rows.start * ow, rows.len() * ow);
-            let img = &x[n * g.in_image()..(n + 1) * g.in_image()];
-            for gr in 0..g.groups {
-                let a = MatRef {
-                    data: gy,
-                    offset: n * g.out_image() + gr * cout_g * ohw + c0,
-                    row_stride: ohw,
-                    col_stride: 1,
-                };
-                let b = if g.pointwise() {
-                    MatRef { data: img, offset: gr * cin_g * ohw + c0, row_stride: 1, col_stride: ohw }
-                } else {
-                    scratch.resize(kg * ncols, T::zero());
-                    im2col(g, img, gr * cin_g, cin_g, rows.clone(), &mut scratch);
-                    MatRef { data: &scratch[..], offset: 0, row_stride: 1, col_stride: ncols }
-                };
-                // SAFETY: `acc` is owned by this call.
-                unsafe { gemm_into(acc, gr * cout_g * kg, kg, (cout_g, kg, ncols), a, b, true, threaded) };
-            }
+        let (n, b) = (item / bands, item % bands);
+        let rows = b * band..((b + 1) * band).min(g.out_size[0]);
+        let (c0, ncols) = (rows.start * ow, rows.len() * ow);
+        let img = &x[n * g.in_image()..(n + 1) * g.in_image()];
+        for gr in 0..g.groups {
+            let a =
+                MatRef { data: gy, offset: n * g.out_image() + gr * cout_g * ohw + c0, row_stride: ohw, col_stride: 1 };
+            let b = if g.pointwise() {
+                MatRef { data: img, offset: gr * cin_g * ohw + c0, row_stride: 1, col_stride: ohw }
+            } else {
+                scratch.resize(kg * ncols, T::zero());
+                im2col(g, img, gr * cin_g, cin_g, rows.clone(), scratch);
+                MatRef { data: &scratch[..], offset: 0, row_stride: 1, col_stride: ncols }
+            };
+            // SAFETY: `acc` is the caller's own accumulator.
+            unsafe { gemm_into(acc, gr * cout_g * kg, kg, (cout_g, kg, ncols), a, b, true, threaded) };
         }
     };
-    let threads = rayon::current_num_threads();
     if split_items(g, items) {
-        let parts = threads.min(items);
-        let per = items.div_ceil(parts);
-        let partial = (0..parts)
+        // A few splits per thread: work stealing evens out a slow thread, and each split
+        // costs one weight-sized accumulator.
+        let min_len = items.div_ceil(4 * rayon::current_num_threads()).max(1);
+        let len = gw.len();
+        let total = (0..items)
             .into_par_iter()
-            .map(|p| {
-                let mut acc = vec![T::zero(); gw.len()];
-                accumulate(p * per..((p + 1) * per).min(items), &mut acc, false);
-                acc
-            })
+            .with_min_len(min_len)
+            .fold(
+                || (vec![T::zero(); len], Vec::new()),
+                |(mut acc, mut scratch), item| {
+                    accumulate(item, &mut acc, &mut scratch, false);
+                    (acc, scratch)
+                },
+            )
+            .map(|(acc, _)| acc)
             .reduce_with(|mut a, b| {
                 a.iter_mut().zip(&b).for_each(|(x, y)| *x += *y);
                 a
             });
-        if let Some(p) = partial {
-            gw.copy_from_slice(&p);
+        if let Some(t) = total {
+            gw.copy_from_slice(&t);
         }
     } else {
-        accumulate(0..items, gw, true);
+        let mut scratch = Vec::new();
+        (0..items).for_each(|item| accumulate(item, gw, &mut scratch, true));
     }
 }
 
