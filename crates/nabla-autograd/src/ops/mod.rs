@@ -4,10 +4,12 @@
 //! [`record`] is the one place an op joins the graph.
 
 pub mod binary;
+pub mod conv;
 pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
 pub mod unary;
