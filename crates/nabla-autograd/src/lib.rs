@@ -24,6 +24,7 @@ mod custom;
 mod dim;
 mod display;
 mod engine;
+pub mod functional;
 mod grad_mode;
 mod gradcheck;
 mod graph;

@@ -3,9 +3,13 @@
 //!
 //! [`record`] is the one place an op joins the graph.
 
+pub mod activation;
 pub mod binary;
+pub mod dropout;
 pub mod inplace;
 pub mod join;
+pub mod linear;
+pub mod loss;
 pub mod matmul;
 pub mod reduce;
 pub mod shape;
