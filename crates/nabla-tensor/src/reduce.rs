@@ -88,29 +88,6 @@ fn sum_dims_t<T: Float>(a: &RawTensor, dims: &[usize]) -> RawTensor {
     RawTensor::from_buffer(T::into_buffer(out), Layout::contiguous(&keep))
 }
 
-/// Calls `f(starts, strides, len)` for every lane of the last dimension of `shape` (one
-/// softmax row, one argmax row). Unlike [`for_each_row_n`], which merges contiguous
-/// dimensions into longer rows, a lane is never merged with the dimensions before it.
-fn for_each_lane<const N: usize>(
-    shape: &[usize],
-    strides: [&[usize]; N],
-    offsets: [usize; N],
-    mut f: impl FnMut([usize; N], [usize; N], usize),
-) {
-    let Some((&len, outer)) = shape.split_last() else {
-        f(offsets, [1; N], 1);
-        return;
-    };
-    let nd = outer.len();
-    let lane: [usize; N] = std::array::from_fn(|k| strides[k][nd]);
-    let outer_strides: [&[usize]; N] = std::array::from_fn(|k| &strides[k][..nd]);
-    for_each_row_n(outer, outer_strides, offsets, |p, st, n| {
-        for i in 0..n {
-            f(std::array::from_fn(|k| p[k] + i * st[k]), lane, len);
-        }
-    });
-}
-
 /// Layout of `l` with dimension `dim` moved last, and the shape without `dim`.
 fn dim_last(l: &Layout, dim: usize) -> (Layout, Vec<usize>) {
     let mut perm: Vec<usize> = (0..l.ndim()).filter(|&d| d != dim).collect();
@@ -152,7 +129,7 @@ impl RawTensor {
             let mut vals = Vec::with_capacity(n_out);
             let mut idx = Vec::with_capacity(n_out);
             a.with_slice::<T, _>(|s, _| {
-                for_each_lane(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
+                for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                     let mut best = s[p[0]];
                     let mut bi = 0usize;
                     for i in 1..n {
@@ -198,7 +175,7 @@ impl RawTensor {
             let (ol, _) = dim_last(&Layout::contiguous(&shape), dim);
             let mut out = vec![T::zero(); a.numel()];
             a.with_slice::<T, _>(|s, _| {
-                for_each_lane(l.shape(), [l.strides(), ol.strides()], [l.offset(), 0], |p, st, n| {
+                for_each_row_n(l.shape(), [l.strides(), ol.strides()], [l.offset(), 0], |p, st, n| {
                     let at = |i: usize| s[p[0] + i * st[0]];
                     let mut m = T::neg_infinity();
                     for i in 0..n {
@@ -241,7 +218,7 @@ impl RawTensor {
             let (l, rest) = dim_last(a.layout(), dim);
             let mut out = Vec::with_capacity(rest.iter().product());
             a.with_slice::<T, _>(|s, _| {
-                for_each_lane(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
+                for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                     let at = |i: usize| s[p[0] + i * st[0]];
                     let mut m = T::neg_infinity();
                     for i in 0..n {
@@ -271,25 +248,3 @@ impl RawTensor {
 /// Keeps the generic bound used by callers outside this module honest.
 #[allow(dead_code)]
 fn _assert_buffer_element<T: Float + BufferElement>() {}
-
-#[cfg(test)]
-mod lane_tests {
-    use crate::RawTensor;
-
-    #[test]
-    fn row_wise_kernels_keep_rows_of_contiguous_tensors_apart() {
-        let x = RawTensor::from_vec(vec![0.0f64, 0.0, 0.0, 1.0, 3.0, 2.0], &[2, 3]);
-        let third = (1.0f64 / 3.0).ln();
-        let ls = x.softmax_dim("log_softmax", 1, true).unwrap().to_vec::<f64>();
-        assert!((ls[0] - third).abs() < 1e-15 && (ls[2] - third).abs() < 1e-15, "{ls:?}");
-        let lse = x.logsumexp_dim("logsumexp", 1).unwrap().to_vec::<f64>();
-        assert_eq!(lse.len(), 2);
-        assert!((lse[0] - 3f64.ln()).abs() < 1e-15);
-        let (v, i) = x.extremum_dim("max", 1, true).unwrap();
-        assert_eq!(v.to_vec::<f64>(), vec![0.0, 3.0]);
-        assert_eq!(i.to_vec::<i64>(), vec![0, 1]);
-        // along dim 0 of the same tensor (strided lanes)
-        let (v, _) = x.extremum_dim("max", 0, true).unwrap();
-        assert_eq!(v.to_vec::<f64>(), vec![1.0, 3.0, 2.0]);
-    }
-}
