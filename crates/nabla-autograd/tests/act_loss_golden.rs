@@ -19,7 +19,12 @@ impl Golden {
         v.as_array().unwrap_or_else(|| panic!("missing {key}")).iter().map(|s| s.as_u64().unwrap() as usize).collect()
     }
     fn data(&self, key: &str) -> Vec<f64> {
-        self.0[key]["data"].as_array().unwrap_or_else(|| panic!("missing {key}")).iter().map(|v| v.as_f64().unwrap()).collect()
+        self.0[key]["data"]
+            .as_array()
+            .unwrap_or_else(|| panic!("missing {key}"))
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
     }
     fn tensor(&self, key: &str) -> Tensor {
         Tensor::from_vec(self.data(key), &self.shape(key))
@@ -51,7 +56,12 @@ fn check_loss(gold: &Golden, case: &str, target: Tensor, f: impl Fn(&Tensor, &Te
     assert_close(&format!("{case}.out"), &out, &gold.data(&format!("{case}.out")), &gold.shape(&format!("{case}.out")));
     out.sum().backward();
     let grad = x.grad().unwrap_or_else(|| panic!("{case}: no gradient"));
-    assert_close(&format!("{case}.grad"), &grad, &gold.data(&format!("{case}.grad")), &gold.shape(&format!("{case}.grad")));
+    assert_close(
+        &format!("{case}.grad"),
+        &grad,
+        &gold.data(&format!("{case}.grad")),
+        &gold.shape(&format!("{case}.grad")),
+    );
 }
 
 #[test]
@@ -73,10 +83,20 @@ fn activations_match_pytorch() {
     for (name, f) in acts {
         let x = gold.leaf(if name == "relu" { "relu.x" } else { "x" });
         let y = f(&x);
-        assert_close(&format!("{name}.out"), &y, &gold.data(&format!("{name}.out")), &gold.shape(&format!("{name}.out")));
+        assert_close(
+            &format!("{name}.out"),
+            &y,
+            &gold.data(&format!("{name}.out")),
+            &gold.shape(&format!("{name}.out")),
+        );
         y.sum().backward();
         let g = x.grad().unwrap();
-        assert_close(&format!("{name}.grad"), &g, &gold.data(&format!("{name}.grad")), &gold.shape(&format!("{name}.grad")));
+        assert_close(
+            &format!("{name}.grad"),
+            &g,
+            &gold.data(&format!("{name}.grad")),
+            &gold.shape(&format!("{name}.grad")),
+        );
     }
 }
 
@@ -154,11 +174,19 @@ fn binary_cross_entropy_losses_match_pytorch_including_logits_of_1e4() {
     check_loss(&gold, "bce_none", t("bce_none"), |x, t| F::binary_cross_entropy_with(x, t, Reduction::None));
     check_loss(&gold, "bcel_mean", t("bcel_mean"), F::binary_cross_entropy_with_logits);
     check_loss(&gold, "bcel_none", t("bcel_none"), |x, t| {
-        F::binary_cross_entropy_with_logits_with(x, t, &F::BceWithLogitsOptions { reduction: Reduction::None, pos_weight: None })
+        F::binary_cross_entropy_with_logits_with(
+            x,
+            t,
+            &F::BceWithLogitsOptions { reduction: Reduction::None, pos_weight: None },
+        )
     });
     // a pos_weight of ones is the plain loss (the composite path)
     let ones = Tensor::ones_with(&[5], DType::F64);
     check_loss(&gold, "bcel_mean", t("bcel_mean"), |x, t| {
-        F::binary_cross_entropy_with_logits_with(x, t, &F::BceWithLogitsOptions { pos_weight: Some(ones.clone()), ..Default::default() })
+        F::binary_cross_entropy_with_logits_with(
+            x,
+            t,
+            &F::BceWithLogitsOptions { pos_weight: Some(ones.clone()), ..Default::default() },
+        )
     });
 }

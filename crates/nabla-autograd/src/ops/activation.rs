@@ -575,10 +575,7 @@ mod tests {
         assert_eq!(y.shape(), &[2, 3]);
         assert_eq!(y.to_vec::<f64>(), vec![2.0, 8.0, 9.0, 1.0, 1.0, 1.0]);
         y.sum().backward();
-        assert_eq!(
-            x.grad().unwrap().to_vec::<f64>(),
-            vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0]
-        );
+        assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0]);
         let w = leaf(&[6, 2]);
         gradcheck(|xs| xs[0].t().maxout(3, 1), &[w.clone()]).unwrap();
         gradgradcheck(|xs| xs[0].t().maxout(3, 1), &[w]).unwrap();

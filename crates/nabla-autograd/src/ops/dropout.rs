@@ -40,6 +40,8 @@ impl BinaryKernel for Mul {
 /// manual_seed(0);
 /// let x = Tensor::ones(&[1000]);
 /// let y = F::dropout(&x, 0.25, true);
+/// manual_seed(0);
+/// assert_eq!(F::dropout(&x, 0.25, true).to_vec::<f32>(), y.to_vec::<f32>());
 /// let kept = y.to_vec::<f32>().iter().filter(|&&v| v != 0.0).count();
 /// assert!((700..800).contains(&kept));
 /// assert!(y.to_vec::<f32>().iter().all(|&v| v == 0.0 || (v - 4.0 / 3.0).abs() < 1e-6));
@@ -57,7 +59,10 @@ pub fn dropout(x: &Tensor, p: f64, training: bool) -> Tensor {
 #[track_caller]
 pub fn try_dropout(x: &Tensor, p: f64, training: bool) -> Result<Tensor> {
     if !(0.0..=1.0).contains(&p) {
-        return Err(Error::invalid_argument("dropout", format!("dropout probability has to be between 0 and 1, but got {p}")));
+        return Err(Error::invalid_argument(
+            "dropout",
+            format!("dropout probability has to be between 0 and 1, but got {p}"),
+        ));
     }
     if !training || p == 0.0 {
         return Ok(x.clone());
@@ -85,10 +90,9 @@ pub fn try_dropout(x: &Tensor, p: f64, training: bool) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::gradgradcheck;
 
     fn leaf(shape: &[usize]) -> Tensor {
-        Tensor::randn_with(shape, DType::F64).requires_grad_(true)
+        Tensor::uniform(shape, 0.5, 1.5, DType::F64).requires_grad_(true)
     }
 
     #[test]
@@ -102,8 +106,9 @@ mod tests {
     }
 
     #[test]
-    fn dropout_is_seeded_scaled_and_differentiable() {
-        crate::manual_seed(3);
+    fn dropout_is_scaled_and_differentiable() {
+        // (reproducibility under manual_seed is checked by the doc example, in its own
+        // process: tests running in parallel here share the global generator)
         let base = leaf(&[40, 50]);
         let x = base.t(); // non-contiguous input
         let y = dropout(&x, 0.3, true);
@@ -119,20 +124,23 @@ mod tests {
         for (gv, yv) in g.iter().zip(&yv) {
             assert_eq!(*gv == 0.0, *yv == 0.0);
         }
-        crate::manual_seed(3);
-        assert_eq!(dropout(&x, 0.3, true).to_vec::<f64>(), yv);
         assert!(dropout(&x, 1.0, true).to_vec::<f64>().iter().all(|&v| v == 0.0));
         assert!(dropout(&x, 0.0, true).is_same(&x));
         // the mask is a constant: the rule supports create_graph
-        let w = leaf(&[5]);
-        crate::manual_seed(1);
-        gradgradcheck(
-            |xs| {
-                crate::manual_seed(1);
-                dropout(&xs[0].pow(2.0), 0.5, true)
-            },
-            &[w],
+        let y = dropout(&base.pow(2.0), 0.5, true);
+        let g = crate::autograd::grad(
+            &[y.sum()],
+            &[base.clone()],
+            &crate::autograd::GradOptions { create_graph: true, ..Default::default() },
         )
-        .unwrap();
+        .unwrap()[0]
+            .clone()
+            .unwrap();
+        let mask = y.div(&base.pow(2.0)).to_vec::<f64>();
+        // d/dx (m x²) = 2 m x, and its own derivative 2 m
+        let gg = crate::autograd::grad(&[g.sum()], &[base.clone()], &Default::default()).unwrap()[0].clone().unwrap();
+        for (i, (a, m)) in gg.to_vec::<f64>().iter().zip(&mask).enumerate() {
+            assert!((a - 2.0 * m).abs() < 1e-9, "at {i}: {a} vs {}", 2.0 * m);
+        }
     }
 }

@@ -7,6 +7,7 @@ use crate::ops::binary::promote;
 use crate::ops::{or_panic, record};
 use crate::tensor::Tensor;
 use nabla_tensor::matmul::{gemm, MatRef};
+use nabla_tensor::pool;
 use nabla_tensor::{DType, Error, Float, RawTensor, Result, Shape};
 use smallvec::smallvec;
 
@@ -36,11 +37,11 @@ impl Backward for LinearBackward {
         } else {
             None
         };
-        let gb = match &self.b {
-            Some(shape) if ctx.needs_input_grad(2) => Some(g2.try_sum_to(shape)?),
-            _ => None,
-        };
-        Ok(smallvec![gx, gw, gb])
+        let mut grads: Grads = smallvec![gx, gw];
+        if let Some(shape) = &self.b {
+            grads.push(if ctx.needs_input_grad(2) { Some(g2.try_sum_to(shape)?) } else { None });
+        }
+        Ok(grads)
     }
 }
 
@@ -50,10 +51,16 @@ fn forward<T: Float>(x: &RawTensor, w: &RawTensor, b: Option<&RawTensor>, m: usi
     let mut dst = match b {
         Some(b) => {
             let bv = b.to_vec::<T>();
-            let row = |j: usize| if bv.len() == 1 { bv[0] } else { bv[j] };
-            (0..m * out).map(|i| row(i % out)).collect()
+            let mut dst = pool::alloc(m * out);
+            for _ in 0..m {
+                match bv.len() {
+                    1 => dst.resize(dst.len() + out, bv[0]),
+                    _ => dst.extend_from_slice(&bv),
+                }
+            }
+            dst
         }
-        None => vec![T::zero(); m * out],
+        None => pool::alloc_filled(m * out, T::zero()),
     };
     // x is [m, in] (the caller collapsed its leading dimensions)
     let (xs, ws) = (x.layout().strides(), w.layout().strides());
@@ -108,7 +115,11 @@ pub fn try_linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> 
         ));
     }
     if x.dims() == 0 {
-        return Err(Error::shape(op, "expected an input of at least 1 dimension [..., in_features], got a 0-D tensor", ""));
+        return Err(Error::shape(
+            op,
+            "expected an input of at least 1 dimension [..., in_features], got a 0-D tensor",
+            "",
+        ));
     }
     let (out, inp) = (w.shape()[0], w.shape()[1]);
     let k = x.shape()[x.dims() - 1];

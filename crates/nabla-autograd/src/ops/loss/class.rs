@@ -10,6 +10,7 @@ use crate::ops::{or_panic, record};
 use crate::tensor::Tensor;
 use nabla_tensor::elementwise::PARALLEL_THRESHOLD;
 use nabla_tensor::iter::for_each_row_n;
+use nabla_tensor::pool;
 use nabla_tensor::{DType, Element, Error, Float, Layout, RawTensor, Result, Shape};
 use rayon::prelude::*;
 use smallvec::smallvec;
@@ -135,6 +136,10 @@ fn target_error(op: &'static str, input: &[usize], expected: &[usize], target: &
         "remove the trailing dimension of size 1 with targets.squeeze(-1)".to_string()
     } else if target.dtype() != DType::I64 {
         "convert the targets with to_dtype(DType::I64)".to_string()
+    } else if target.shape() == input && op == "cross_entropy" {
+        "int64 targets of the input's shape look one-hot: pass class indices (target.argmax(1, false)), \
+         or probabilities as floats (to_dtype(DType::F32))"
+            .to_string()
     } else {
         format!("class-index targets have the input's shape without the class dimension 1: {expected:?}")
     };
@@ -155,35 +160,39 @@ fn cross_entropy_rows<T: Float>(x: &RawTensor, t: &ClassTargets, eps: f64) -> (V
     let c = t.classes;
     let starts = lane_starts(x.layout(), 1);
     let cs = x.layout().strides()[1];
-    let (mut probs, mut losses) = (vec![T::zero(); starts.len() * c], vec![T::zero(); starts.len()]);
-    let (keep, spread) = (T::cast(1.0 - eps), T::cast(eps / c as f64));
+    let (mut probs, mut losses) = (pool::alloc_filled(starts.len() * c, T::zero()), vec![T::zero(); starts.len()]);
+    let (keep, spread, classes) = (T::cast(1.0 - eps), T::cast(eps / c as f64), T::cast(c as f64));
     x.with_slice::<T, _>(|s, _| {
+        // The row is copied into its slot of `probs` and turned into the softmax in place:
+        // every loop but exp runs on a plain slice. The loss is written as sums of
+        // non-negative terms, (m − x_y) + log z, so logits of ±1e4 lose nothing.
         let row = |(r, (p, loss)): (usize, (&mut [T], &mut T))| {
-            let at = |k: usize| s[starts[r] + k * cs];
-            let mut m = T::neg_infinity();
-            for k in 0..c {
-                m = m.max(at(k));
+            let start = starts[r];
+            if cs == 1 {
+                p.copy_from_slice(&s[start..start + c]);
+            } else {
+                p.iter_mut().enumerate().for_each(|(k, pk)| *pk = s[start + k * cs]);
             }
+            let mut m = p.iter().fold(T::neg_infinity(), |a, &b| a.max(b));
             if !m.is_finite() {
                 m = T::zero();
             }
+            let ignored = t.ignored(r);
+            let x_y = if ignored { T::zero() } else { p[t.idx[r] as usize] };
+            let below_max = if eps > 0.0 { p.iter().fold(T::zero(), |a, &x| a + (m - x)) } else { T::zero() };
             let mut z = T::zero();
-            for (k, pk) in p.iter_mut().enumerate() {
-                *pk = (at(k) - m).exp();
+            for pk in p.iter_mut() {
+                *pk = (*pk - m).exp();
                 z += *pk;
             }
-            let (lse, inv) = (m + z.ln(), T::one() / z);
+            let inv = T::one() / z;
             p.iter_mut().for_each(|pk| *pk *= inv);
-            if t.ignored(r) {
-                return;
+            if !ignored {
+                let log_z = z.ln();
+                let nll = (m - x_y) + log_z;
+                // smoothing: ε/C · Σ_k (lse − x_k) = ε/C · (Σ_k (m − x_k) + C · log z)
+                *loss = if eps > 0.0 { keep * nll + spread * (below_max + classes * log_z) } else { nll };
             }
-            let nll = lse - at(t.idx[r] as usize);
-            *loss = if eps > 0.0 {
-                // each term lse − x_k ≥ 0: no cancellation, even for logits of ±1e4
-                keep * nll + spread * (0..c).map(|k| lse - at(k)).fold(T::zero(), |a, b| a + b)
-            } else {
-                nll
-            };
         };
         if probs.len() >= PARALLEL_THRESHOLD {
             probs.par_chunks_mut(c).zip(losses.par_iter_mut()).enumerate().for_each(row);
@@ -199,7 +208,7 @@ fn cross_entropy_grad<T: Float>(probs: &[T], t: &ClassTargets, eps: f64, g: &[T]
     let (c, inner) = (t.classes, t.inner);
     let (keep, spread) = (T::cast(1.0 - eps), T::cast(eps / c as f64));
     let g_at = |r: usize| if g.len() == 1 { g[0] } else { g[r] };
-    let mut out = vec![T::zero(); probs.len()];
+    let mut out = pool::alloc_filled(probs.len(), T::zero());
     let row = |r: usize, k: usize| -> T {
         let q = if k as i64 == t.idx[r] { keep + spread } else { spread };
         (probs[r * c + k] - q) * g_at(r)
@@ -274,7 +283,13 @@ impl Backward for CrossEntropyBackward {
 /// The fused op on an input `[N, C, d...]` and checked targets.
 #[track_caller]
 fn cross_entropy_indices(x: &Tensor, t: ClassTargets, eps: f64, reduction: Reduction) -> Result<Tensor> {
-    fn go<T: Float>(x: &RawTensor, t: &ClassTargets, eps: f64, red: Reduction, shape: &[usize]) -> (RawTensor, RawTensor) {
+    fn go<T: Float>(
+        x: &RawTensor,
+        t: &ClassTargets,
+        eps: f64,
+        red: Reduction,
+        shape: &[usize],
+    ) -> (RawTensor, RawTensor) {
         let (probs, losses) = cross_entropy_rows::<T>(x, t, eps);
         let out = match red {
             Reduction::None => RawTensor::from_vec(losses, shape),
@@ -293,23 +308,14 @@ fn cross_entropy_indices(x: &Tensor, t: ClassTargets, eps: f64, reduction: Reduc
     record(out, &[x], false, || CrossEntropyBackward { logits: Saved::new(x), probs, targets: t, eps, reduction })
 }
 
-/// `−Σ_c t_c · log_softmax(x)_c` per sample, composed of recorded ops (targets may require grad).
+/// `−Σ_c t_c · log_softmax(x)_c` per sample for probability targets of the input's shape,
+/// composed of recorded ops (the targets may require grad too).
 #[track_caller]
 fn cross_entropy_probs(x: &Tensor, target: &Tensor, eps: f64, reduction: Reduction) -> Result<Tensor> {
-    if target.shape() != x.shape() {
-        return Err(Error::shape(
-            "cross_entropy",
-            format!(
-                "float targets are class probabilities and must have the input's shape {:?}, got {:?}",
-                x.shape(),
-                target.shape()
-            ),
-            "for class indices convert the targets with to_dtype(DType::I64)",
-        ));
-    }
     let class_dim = if x.dims() == 1 { 0 } else { 1 };
     let (x, t) = promote("cross_entropy", x, target)?;
-    let t = if eps > 0.0 { t.try_mul_scalar(1.0 - eps)?.try_add_scalar(eps / x.shape()[class_dim] as f64)? } else { t };
+    let t =
+        if eps > 0.0 { t.try_mul_scalar(1.0 - eps)?.try_add_scalar(eps / x.shape()[class_dim] as f64)? } else { t };
     let per = t.try_mul(&x.try_softmax(class_dim, true)?)?.try_sum_dims(&[class_dim], false)?.neg();
     reduce(per, reduction)
 }
@@ -378,7 +384,11 @@ pub fn try_cross_entropy_with(input: &Tensor, target: &Tensor, opts: &CrossEntro
         return Err(Error::invalid_argument(op, format!("label_smoothing must be between 0.0 and 1.0. Got: {eps}")));
     }
     if input.dims() == 0 {
-        return Err(Error::shape(op, "expected an input of shape [N, C], [N, C, d1, ...] or [C], got a 0-D tensor", ""));
+        return Err(Error::shape(
+            op,
+            "expected an input of shape [N, C], [N, C, d1, ...] or [C], got a 0-D tensor",
+            "",
+        ));
     }
     if target.dtype().is_float() && target.shape() == input.shape() {
         return cross_entropy_probs(input, target, eps, opts.reduction);
@@ -453,7 +463,11 @@ pub fn try_nll_loss_with(input: &Tensor, target: &Tensor, opts: &NllLossOptions)
     let op = "nll_loss";
     float_input(op, input)?;
     if input.dims() == 0 {
-        return Err(Error::shape(op, "expected an input of shape [N, C], [N, C, d1, ...] or [C], got a 0-D tensor", ""));
+        return Err(Error::shape(
+            op,
+            "expected an input of shape [N, C], [N, C, d1, ...] or [C], got a 0-D tensor",
+            "",
+        ));
     }
     if input.dims() == 1 {
         if target.dims() != 0 || target.dtype() != DType::I64 {
@@ -484,7 +498,6 @@ pub fn try_nll_loss_with(input: &Tensor, target: &Tensor, opts: &NllLossOptions)
     record(out, &[input], false, || NllLossBackward { targets: t, shape, reduction: opts.reduction })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,7 +515,11 @@ mod tests {
     fn reference(x: &Tensor, t: &[i64], eps: f64) -> Vec<f64> {
         let (n, c) = (x.shape()[0], x.shape()[1]);
         let lp = x.log_softmax(1).to_vec::<f64>();
-        (0..n).map(|i| -(1.0 - eps) * lp[i * c + t[i] as usize] - eps / c as f64 * (0..c).map(|k| lp[i * c + k]).sum::<f64>()).collect()
+        (0..n)
+            .map(|i| {
+                -(1.0 - eps) * lp[i * c + t[i] as usize] - eps / c as f64 * (0..c).map(|k| lp[i * c + k]).sum::<f64>()
+            })
+            .collect()
     }
 
     #[test]
@@ -544,7 +561,9 @@ mod tests {
         // [N, C, d1, d2] with class-index targets [N, d1, d2], some ignored
         let x = leaf(&[2, 3, 2, 2]);
         let t4 = classes(&[0, 2, -100, 1, 1, 1, 0, 2], &[2, 2, 2]);
-        let f = |xs: &[Tensor]| cross_entropy_with(&xs[0], &t4, &CrossEntropyOptions { label_smoothing: 0.1, ..Default::default() });
+        let f = |xs: &[Tensor]| {
+            cross_entropy_with(&xs[0], &t4, &CrossEntropyOptions { label_smoothing: 0.1, ..Default::default() })
+        };
         gradcheck(f, &[x.clone()]).unwrap();
         gradgradcheck(f, &[x.clone()]).unwrap();
         // equals the same loss with the class dimension moved last and flattened
@@ -554,11 +573,23 @@ mod tests {
         assert!((f(&[x.clone()]).item() - cross_entropy_with(&flat, &t_flat, &opts).item()).abs() < 1e-14);
         // probability targets: gradients to both the logits and the targets
         let (x, p) = (leaf(&[3, 4]), leaf(&[3, 4]));
-        let f = |xs: &[Tensor]| cross_entropy_with(&xs[0], &xs[1].softmax(1), &CrossEntropyOptions { label_smoothing: 0.2, ..Default::default() });
+        let f = |xs: &[Tensor]| {
+            cross_entropy_with(
+                &xs[0],
+                &xs[1].softmax(1),
+                &CrossEntropyOptions { label_smoothing: 0.2, ..Default::default() },
+            )
+        };
         gradcheck(f, &[x.clone(), p.clone()]).unwrap();
         gradgradcheck(f, &[x, p]).unwrap();
         // one unbatched sample
-        let f = |xs: &[Tensor]| cross_entropy_with(&xs[0], &classes(&[1], &[]), &CrossEntropyOptions { reduction: Reduction::None, ..Default::default() });
+        let f = |xs: &[Tensor]| {
+            cross_entropy_with(
+                &xs[0],
+                &classes(&[1], &[]),
+                &CrossEntropyOptions { reduction: Reduction::None, ..Default::default() },
+            )
+        };
         let y = f(&[leaf(&[3])]);
         assert_eq!(y.shape(), &[] as &[usize]);
         gradcheck(f, &[leaf(&[3])]).unwrap();
@@ -567,7 +598,11 @@ mod tests {
     #[test]
     fn cross_entropy_is_finite_at_extreme_logits_in_f32() {
         let x = Tensor::from_vec(vec![1e4f32, -1e4, 0.0, -1e4, -1e4, 1e4], &[2, 3]).requires_grad_(true);
-        let l = cross_entropy_with(&x, &classes(&[0, 0], &[2]), &CrossEntropyOptions { reduction: Reduction::None, label_smoothing: 0.1, ..Default::default() });
+        let l = cross_entropy_with(
+            &x,
+            &classes(&[0, 0], &[2]),
+            &CrossEntropyOptions { reduction: Reduction::None, label_smoothing: 0.1, ..Default::default() },
+        );
         let v = l.to_vec::<f64>();
         assert!((v[0] - 0.1 / 3.0 * 3e4).abs() < 1e-2, "{v:?}");
         assert!((v[1] - (0.9 * 2e4 + 0.1 / 3.0 * 4e4)).abs() < 1e-1, "{v:?}");
@@ -621,9 +656,15 @@ mod tests {
         let e = try_cross_entropy(&x, &classes(&[0, 1, 2, 3, 4, 5, 6, 10], &[8])).unwrap_err().to_string();
         assert!(e.starts_with("cross_entropy: Target 10 is out of bounds: the input [8, 10] has 10 classes"), "{e}");
         assert!(try_cross_entropy(&x, &classes(&[-1; 8], &[8])).is_err());
-        let e = try_cross_entropy_with(&x, &classes(&[0; 8], &[8]), &CrossEntropyOptions { label_smoothing: 1.5, ..Default::default() });
+        let e = try_cross_entropy_with(
+            &x,
+            &classes(&[0; 8], &[8]),
+            &CrossEntropyOptions { label_smoothing: 1.5, ..Default::default() },
+        );
         assert!(e.unwrap_err().to_string().contains("label_smoothing must be between 0.0 and 1.0. Got: 1.5"));
         assert!(try_nll_loss(&x, &Tensor::zeros(&[8])).unwrap_err().to_string().contains("convert the targets"));
+        let e = try_cross_entropy(&x, &Tensor::zeros_with(&[8, 10], DType::I64)).unwrap_err().to_string();
+        assert!(e.contains("look one-hot"), "{e}");
         assert!(try_cross_entropy(&Tensor::zeros_with(&[8, 10], DType::I64), &classes(&[0; 8], &[8])).is_err());
     }
 

@@ -51,7 +51,10 @@ pub(crate) fn float_input(op: &'static str, x: &Tensor) -> Result<()> {
     if x.dtype().is_float() {
         return Ok(());
     }
-    Err(Error::DType { op, msg: format!("expected a floating-point input, got {}; convert with to_dtype(DType::F32)", x.dtype()) })
+    Err(Error::DType {
+        op,
+        msg: format!("expected a floating-point input, got {}; convert with to_dtype(DType::F32)", x.dtype()),
+    })
 }
 
 /// Element-wise losses compare tensors of one shape; PyTorch broadcasts with a warning, we refuse.
@@ -69,4 +72,3 @@ pub(crate) fn same_shape(op: &'static str, input: &Tensor, target: &Tensor) -> R
         format!("give the target the input's shape, e.g. target.reshape(&{:?})", input.shape()),
     ))
 }
-

@@ -133,7 +133,13 @@ impl<L: PointwiseLoss> Backward for PointwiseBackward<L> {
 }
 
 #[track_caller]
-fn pointwise<L: PointwiseLoss>(op: &'static str, input: &Tensor, target: &Tensor, l: L, r: Reduction) -> Result<Tensor> {
+fn pointwise<L: PointwiseLoss>(
+    op: &'static str,
+    input: &Tensor,
+    target: &Tensor,
+    l: L,
+    r: Reduction,
+) -> Result<Tensor> {
     same_shape(op, input, target)?;
     let (a, b) = promote(op, input, target)?;
     let out = a.raw().zip(op, b.raw(), &LossOfDifference(l))?;
@@ -238,8 +244,11 @@ pub fn huber_loss_with(input: &Tensor, target: &Tensor, delta: f64, reduction: R
 /// [`huber_loss_with`], returning errors (`delta` must be positive).
 #[track_caller]
 pub fn try_huber_loss_with(input: &Tensor, target: &Tensor, delta: f64, reduction: Reduction) -> Result<Tensor> {
-    if !(delta > 0.0) {
-        return Err(Error::invalid_argument("huber_loss", format!("huber_loss does not support non-positive values for delta, got {delta}")));
+    if delta.is_nan() || delta <= 0.0 {
+        return Err(Error::invalid_argument(
+            "huber_loss",
+            format!("huber_loss does not support non-positive values for delta, got {delta}"),
+        ));
     }
     pointwise("huber_loss", input, target, Huber { delta, scale: 1.0 }, reduction)
 }
@@ -270,8 +279,88 @@ pub fn try_smooth_l1_loss_with(input: &Tensor, target: &Tensor, beta: f64, reduc
     if beta == 0.0 {
         return try_l1_loss_with(input, target, reduction);
     }
-    if !(beta > 0.0) {
-        return Err(Error::invalid_argument("smooth_l1_loss", format!("smooth_l1_loss does not support negative values for beta, got {beta}")));
+    if beta.is_nan() || beta < 0.0 {
+        return Err(Error::invalid_argument(
+            "smooth_l1_loss",
+            format!("smooth_l1_loss does not support negative values for beta, got {beta}"),
+        ));
     }
     pointwise("smooth_l1_loss", input, target, Huber { delta: beta, scale: 1.0 / beta }, reduction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::{gradcheck, gradgradcheck};
+    use nabla_tensor::DType;
+
+    /// Differences kept away from the kinks (0 for L1, ±delta for Huber).
+    fn pair() -> (Tensor, Tensor) {
+        let a: Vec<f64> = (0..12).map(|i| -2.3 + 0.41 * i as f64).collect();
+        let b: Vec<f64> = (0..12).map(|i| 0.13 * (i % 5) as f64).collect();
+        (Tensor::from_vec(a, &[4, 3]).requires_grad_(true), Tensor::from_vec(b, &[3, 4]).requires_grad_(true))
+    }
+
+    #[test]
+    fn every_regression_loss_gradchecks_on_views_in_both_inputs_and_to_second_order() {
+        type Loss = fn(&Tensor, &Tensor, Reduction) -> Tensor;
+        let losses: [(&str, Loss); 5] = [
+            ("mse", mse_loss_with),
+            ("l1", l1_loss_with),
+            ("huber", |a, b, r| huber_loss_with(a, b, 0.7, r)),
+            ("smooth_l1", |a, b, r| smooth_l1_loss_with(a, b, 0.7, r)),
+            ("smooth_l1_beta0", |a, b, r| smooth_l1_loss_with(a, b, 0.0, r)),
+        ];
+        let (a, b) = pair();
+        for (name, loss) in losses {
+            for r in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+                let f = |xs: &[Tensor]| loss(&xs[0].t(), &xs[1], r);
+                gradcheck(f, &[a.clone(), b.clone()]).unwrap_or_else(|e| panic!("{name} {r:?}: {e}"));
+                gradgradcheck(f, &[a.clone(), b.clone()]).unwrap_or_else(|e| panic!("{name} {r:?}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn values_follow_the_definitions() {
+        let a = Tensor::from_vec(vec![0.0f64, 0.5, -2.0, 3.0], &[4]);
+        let z = Tensor::zeros_with(&[4], DType::F64);
+        assert_eq!(mse_loss_with(&a, &z, Reduction::None).to_vec::<f64>(), vec![0.0, 0.25, 4.0, 9.0]);
+        assert_eq!(sse_loss(&a, &z).item(), 13.25);
+        assert_eq!(l1_loss(&a, &z).item(), 5.5 / 4.0);
+        assert_eq!(huber_loss_with(&a, &z, 1.0, Reduction::None).to_vec::<f64>(), vec![0.0, 0.125, 1.5, 2.5]);
+        assert_eq!(smooth_l1_loss_with(&a, &z, 2.0, Reduction::None).to_vec::<f64>(), vec![0.0, 0.0625, 1.0, 2.0]);
+        // L1's derivative is 0 where input = target, as PyTorch
+        let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).requires_grad_(true);
+        l1_loss(&x, &Tensor::from_vec(vec![1.0f64, 0.0], &[2])).backward();
+        assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![0.0, 0.5]);
+        // f32 and an integer target (promoted)
+        let y = mse_loss(&Tensor::ones(&[2]), &Tensor::from_vec(vec![0i64, 3], &[2]));
+        assert_eq!((y.dtype(), y.item()), (DType::F32, 2.5));
+    }
+
+    #[test]
+    fn mismatched_shapes_are_an_error_with_a_hint() {
+        let e = try_mse_loss(&Tensor::zeros(&[8]), &Tensor::zeros(&[8, 1])).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "mse_loss: input shape [8] and target shape [8, 1] differ; PyTorch would broadcast them to [8, 8] \
+             with a warning, which is almost never intended; hint: give the target the input's shape, e.g. \
+             target.reshape(&[8])"
+        );
+        assert!(try_l1_loss_with(&Tensor::zeros(&[2]), &Tensor::zeros(&[3]), Reduction::Mean)
+            .unwrap_err()
+            .to_string()
+            .contains("they do not broadcast"));
+        assert!(try_huber_loss_with(&Tensor::zeros(&[2]), &Tensor::zeros(&[2]), 0.0, Reduction::Mean).is_err());
+        assert!(try_smooth_l1_loss_with(&Tensor::zeros(&[2]), &Tensor::zeros(&[2]), -1.0, Reduction::Mean).is_err());
+    }
+
+    #[test]
+    fn node_names_are_pytorchs() {
+        let (a, b) = pair();
+        let b = b.t();
+        assert_eq!(mse_loss_with(&a, &b, Reduction::None).grad_fn().unwrap().name(), "MseLossBackward");
+        assert_eq!(l1_loss_with(&a, &b, Reduction::None).grad_fn().unwrap().name(), "L1LossBackward");
+    }
 }
