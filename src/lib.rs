@@ -25,6 +25,9 @@ pub use nabla_autograd::{
 /// The kernel layer: storage, layouts and CPU kernels, without autograd.
 pub use nabla_tensor as kernels;
 
+/// Layers, optimizers and initializers (PyTorch's `torch.nn`, `torch.optim`, `torch.nn.init`).
+pub use nabla_nn::{init, nn, optim};
+
 /// What most programs need: `use nabla::prelude::*;`.
 pub mod prelude {
     pub use nabla_autograd::prelude::*;
