@@ -8,7 +8,27 @@ use crate::grad_mode::{is_anomaly_enabled, no_grad, set_grad_enabled};
 use crate::graph::{node_key, NodeRef};
 use crate::tensor::{Tensor, TensorImpl};
 use nabla_tensor::{Error, Result};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// Node addresses are already unique and well spread: a multiply is hash enough
+/// (SipHash would be most of the per-node cost of a backward over tiny tensors).
+#[derive(Default)]
+struct PtrHasher(u64);
+impl Hasher for PtrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8 | b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = ((n as u64) >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<PtrHasher>>;
 use std::sync::Arc;
 
 /// Options of [`Tensor::backward_with`] (PyTorch's `backward` keyword arguments).
@@ -106,9 +126,9 @@ fn run_hooks(t: &Arc<TensorImpl>, mut grad: Tensor) -> Tensor {
 pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Result<Vec<Option<Tensor>>> {
     let _mode = set_grad_enabled(opts.create_graph);
     // 1. dependency counts over the reachable graph
-    let mut deps: HashMap<usize, u32> = HashMap::new();
+    let mut deps: HashMap<usize, u32> = HashMap::default();
     let mut stack: Vec<NodeRef> = Vec::new();
-    let mut seen: HashMap<usize, ()> = HashMap::new();
+    let mut seen: HashMap<usize, ()> = HashMap::default();
     for (n, _) in roots {
         if seen.insert(node_key(n), ()).is_none() {
             stack.push(n.clone());
@@ -130,7 +150,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
     let needed: Option<HashMap<usize, bool>> = opts.capture.map(|_| {
         // `all` lists nodes so that a node comes before the ones it reaches only partially;
         // iterate to a fixed point from the captures backwards, iteratively.
-        let mut need: HashMap<usize, bool> = HashMap::new();
+        let mut need: HashMap<usize, bool> = HashMap::default();
         for k in &capture_keys {
             need.insert(*k, true);
         }
@@ -153,7 +173,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
     let mut captured: Vec<Option<Tensor>> = vec![None; capture_keys.len()];
 
     // 3. run in dependency order
-    let mut buffers: HashMap<usize, Tensor> = HashMap::new();
+    let mut buffers: HashMap<usize, Tensor> = HashMap::default();
     let mut heap: BinaryHeap<Ready> = BinaryHeap::new();
     for (n, g) in roots {
         let k = node_key(n);

@@ -2,7 +2,6 @@
 //! analytic Jacobian from backward against central differences, in f64.
 
 use crate::engine::{grad, GradOptions};
-use crate::grad_mode::no_grad;
 use crate::tensor::Tensor;
 use nabla_tensor::{DType, Error, Result};
 
@@ -102,10 +101,15 @@ pub fn gradcheck_with(
             let eval = |delta: f64| -> Vec<f64> {
                 let mut v = base.clone();
                 v[p] += delta;
-                let xi = Tensor::from_vec(v, inputs[i].shape());
-                let xs: Vec<Tensor> =
-                    inputs.iter().enumerate().map(|(q, t)| if q == i { xi.clone() } else { t.detach() }).collect();
-                no_grad(|| f(&xs)).to_vec::<f64>()
+                // Fresh leaves with the same requires_grad flags: f may itself differentiate
+                // (gradgradcheck), so it runs with recording on.
+                let xi = Tensor::from_vec(v, inputs[i].shape()).requires_grad_(inputs[i].requires_grad());
+                let xs: Vec<Tensor> = inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(q, t)| if q == i { xi.clone() } else { t.detach().requires_grad_(t.requires_grad()) })
+                    .collect();
+                f(&xs).to_vec::<f64>()
             };
             let (plus, minus) = (eval(opts.eps), eval(-opts.eps));
             for j in 0..n_out {

@@ -10,7 +10,7 @@ use std::sync::{Mutex, OnceLock};
 
 fn global() -> &'static Mutex<StdRng> {
     static G: OnceLock<Mutex<StdRng>> = OnceLock::new();
-    G.get_or_init(|| Mutex::new(StdRng::seed_from_u64(0x6e61_626c_61)))
+    G.get_or_init(|| Mutex::new(StdRng::seed_from_u64(0x006e_6162_6c61)))
 }
 
 /// Seeds the global generator, so that runs are reproducible.

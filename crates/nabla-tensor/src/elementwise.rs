@@ -79,15 +79,15 @@ fn map_t<T: Float, K: UnaryKernel>(a: &RawTensor, k: &K) -> RawTensor {
     let out: Vec<T> = a.with_slice::<T, _>(|s, l| {
         if let Some(r) = l.contiguous_range() {
             let s = &s[r];
+            let mut out = crate::pool::alloc::<T>(s.len());
             if s.len() >= PARALLEL_THRESHOLD {
-                let mut out = Vec::<T>::with_capacity(s.len());
                 s.par_iter().map(|&x| k.f(x)).collect_into_vec(&mut out);
-                out
             } else {
-                s.iter().map(|&x| k.f(x)).collect()
+                out.extend(s.iter().map(|&x| k.f(x)));
             }
+            out
         } else {
-            let mut out = Vec::with_capacity(l.numel());
+            let mut out = crate::pool::alloc::<T>(l.numel());
             for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                 out.extend((0..n).map(|i| k.f(s[p[0] + i * st[0]])));
             });
@@ -105,14 +105,15 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
         b.with_slice::<T, _>(|sb, _| {
             if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
                 let (xa, xb) = (&sa[ra], &sb[rb]);
+                let mut out = crate::pool::alloc::<T>(n);
                 if n >= PARALLEL_THRESHOLD {
-                    let mut out = Vec::with_capacity(n);
                     xa.par_iter().zip(xb.par_iter()).map(|(&x, &y)| k.f(x, y)).collect_into_vec(&mut out);
-                    return out;
+                } else {
+                    out.extend(xa.iter().zip(xb).map(|(&x, &y)| k.f(x, y)));
                 }
-                return xa.iter().zip(xb).map(|(&x, &y)| k.f(x, y)).collect();
+                return out;
             }
-            let mut out = Vec::with_capacity(n);
+            let mut out = crate::pool::alloc::<T>(n);
             for_each_row_n(shape, [la.strides(), lb.strides()], [la.offset(), lb.offset()], |p, st, len| {
                 match (st[0], st[1]) {
                     (1, 1) => {

@@ -45,12 +45,54 @@ pub fn for_each_row_n<const N: usize>(
     shape: &[usize],
     strides: [&[usize]; N],
     offsets: [usize; N],
-    mut f: impl FnMut([usize; N], [usize; N], usize),
+    f: impl FnMut([usize; N], [usize; N], usize),
 ) {
-    if shape.iter().any(|&s| s == 0) {
+    if shape.contains(&0) {
         return;
     }
     let (shape, strides) = coalesce(shape, strides);
+    rows_of(&shape, &strides, offsets, f)
+}
+
+/// Like [`for_each_row_n`], but the last dimension is never merged with the others: each
+/// call gets exactly one lane of the last dimension (for kernels that reduce along it,
+/// such as softmax or max over a dimension).
+///
+/// ```
+/// use nabla_tensor::iter::for_each_lane_n;
+/// let mut lanes = 0;
+/// for_each_lane_n(&[2, 3], [&[3, 1]], [0], |_, _, n| { assert_eq!(n, 3); lanes += 1 });
+/// assert_eq!(lanes, 2);
+/// ```
+pub fn for_each_lane_n<const N: usize>(
+    shape: &[usize],
+    strides: [&[usize]; N],
+    offsets: [usize; N],
+    mut f: impl FnMut([usize; N], [usize; N], usize),
+) {
+    if shape.contains(&0) {
+        return;
+    }
+    let nd = shape.len();
+    if nd == 0 {
+        f(offsets, [1; N], 1);
+        return;
+    }
+    let outer: [&[usize]; N] = std::array::from_fn(|k| &strides[k][..nd - 1]);
+    let (mut s, mut st) = coalesce(&shape[..nd - 1], outer);
+    s.push(shape[nd - 1]);
+    for k in 0..N {
+        st[k].push(strides[k][nd - 1]);
+    }
+    rows_of(&s, &st, offsets, f)
+}
+
+fn rows_of<const N: usize>(
+    shape: &[usize],
+    strides: &[Vec<usize>; N],
+    offsets: [usize; N],
+    mut f: impl FnMut([usize; N], [usize; N], usize),
+) {
     let nd = shape.len();
     if nd == 0 {
         f(offsets, [1; N], 1);

@@ -21,6 +21,7 @@ pub mod error;
 pub mod iter;
 pub mod layout;
 pub mod matmul;
+pub mod pool;
 mod raw;
 pub mod reduce;
 pub mod storage;

@@ -103,7 +103,7 @@ fn matmul_t<T: Float + BufferElement>(
     n: usize,
 ) -> RawTensor {
     let nb: usize = batch.iter().product();
-    let mut out = vec![T::zero(); nb * m * n];
+    let mut out = crate::pool::alloc_filled(nb * m * n, T::zero());
     let la = a.layout().broadcast_to("matmul", &[batch, &[m, k]].concat()).expect("checked");
     let lb = b.layout().broadcast_to("matmul", &[batch, &[k, n]].concat()).expect("checked");
     let bd = batch.len();
@@ -112,9 +112,9 @@ fn matmul_t<T: Float + BufferElement>(
             let mut idx = vec![0usize; bd];
             for bi in 0..nb {
                 let (mut oa, mut ob) = (la.offset(), lb.offset());
-                for d in 0..bd {
-                    oa += idx[d] * la.strides()[d];
-                    ob += idx[d] * lb.strides()[d];
+                for (d, &i) in idx.iter().enumerate() {
+                    oa += i * la.strides()[d];
+                    ob += i * lb.strides()[d];
                 }
                 let dst = &mut out[bi * m * n..(bi + 1) * m * n];
                 gemm(

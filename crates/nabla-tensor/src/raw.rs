@@ -62,8 +62,8 @@ impl RawTensor {
     pub fn full(shape: &[usize], value: f64, dtype: DType) -> RawTensor {
         let n: usize = shape.iter().product();
         let buf = match dtype {
-            DType::F32 => Buffer::F32(vec![value as f32; n]),
-            DType::F64 => Buffer::F64(vec![value; n]),
+            DType::F32 => Buffer::F32(crate::pool::alloc_filled(n, value as f32)),
+            DType::F64 => Buffer::F64(crate::pool::alloc_filled(n, value)),
             DType::I64 => Buffer::I64(vec![value as i64; n]),
             DType::Bool => Buffer::Bool(vec![value != 0.0; n]),
         };
@@ -172,9 +172,19 @@ impl RawTensor {
 
     /// The elements as a contiguous `Vec<T>` where `T` is exactly the element type.
     pub fn to_vec_exact<T: BufferElement>(&self) -> Vec<T> {
-        self.with_slice::<T, _>(|s, l| match l.contiguous_range() {
-            Some(r) => s[r].to_vec(),
-            None => l.indices().map(|i| s[i]).collect(),
+        self.with_slice::<T, _>(|s, l| {
+            let mut out = crate::pool::alloc::<T>(l.numel());
+            match l.contiguous_range() {
+                Some(r) => out.extend_from_slice(&s[r]),
+                None => for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
+                    if st[0] == 1 {
+                        out.extend_from_slice(&s[p[0]..p[0] + n]);
+                    } else {
+                        out.extend((0..n).map(|i| s[p[0] + i * st[0]]));
+                    }
+                }),
+            }
+            out
         })
     }
 
@@ -284,8 +294,8 @@ impl RawTensor {
     /// Whether any element is NaN or infinite (false for integer and bool tensors).
     pub fn has_non_finite(&self) -> bool {
         match self.dtype {
-            DType::F32 => self.with_slice::<f32, _>(|s, l| any_non_finite(s, l)),
-            DType::F64 => self.with_slice::<f64, _>(|s, l| any_non_finite(s, l)),
+            DType::F32 => self.with_slice::<f32, _>(any_non_finite),
+            DType::F64 => self.with_slice::<f64, _>(any_non_finite),
             _ => false,
         }
     }

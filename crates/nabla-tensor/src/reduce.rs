@@ -4,7 +4,7 @@
 use crate::dtype::{DType, Float};
 use crate::elementwise::PARALLEL_THRESHOLD;
 use crate::error::{Error, Result};
-use crate::iter::for_each_row_n;
+use crate::iter::{for_each_lane_n, for_each_row_n};
 use crate::layout::{contiguous_strides, Layout};
 use crate::raw::RawTensor;
 use crate::storage::BufferElement;
@@ -65,7 +65,7 @@ fn sum_dims_t<T: Float>(a: &RawTensor, dims: &[usize]) -> RawTensor {
     for &d in dims {
         out_strides[d] = 0;
     }
-    let mut out = vec![T::zero(); n_out];
+    let mut out = crate::pool::alloc_filled(n_out, T::zero());
     a.with_slice::<T, _>(|s, l| {
         for_each_row_n(shape, [l.strides(), &out_strides], [l.offset(), 0], |p, st, n| {
             if st[1] == 0 {
@@ -129,7 +129,7 @@ impl RawTensor {
             let mut vals = Vec::with_capacity(n_out);
             let mut idx = Vec::with_capacity(n_out);
             a.with_slice::<T, _>(|s, _| {
-                for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
+                for_each_lane_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                     let mut best = s[p[0]];
                     let mut bi = 0usize;
                     for i in 1..n {
@@ -173,9 +173,9 @@ impl RawTensor {
             let shape = a.shape().to_vec();
             let (l, _) = dim_last(a.layout(), dim);
             let (ol, _) = dim_last(&Layout::contiguous(&shape), dim);
-            let mut out = vec![T::zero(); a.numel()];
+            let mut out = crate::pool::alloc_filled(a.numel(), T::zero());
             a.with_slice::<T, _>(|s, _| {
-                for_each_row_n(l.shape(), [l.strides(), ol.strides()], [l.offset(), 0], |p, st, n| {
+                for_each_lane_n(l.shape(), [l.strides(), ol.strides()], [l.offset(), 0], |p, st, n| {
                     let at = |i: usize| s[p[0] + i * st[0]];
                     let mut m = T::neg_infinity();
                     for i in 0..n {
@@ -218,7 +218,7 @@ impl RawTensor {
             let (l, rest) = dim_last(a.layout(), dim);
             let mut out = Vec::with_capacity(rest.iter().product());
             a.with_slice::<T, _>(|s, _| {
-                for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
+                for_each_lane_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                     let at = |i: usize| s[p[0] + i * st[0]];
                     let mut m = T::neg_infinity();
                     for i in 0..n {

@@ -132,5 +132,7 @@ impl Storage {
 impl Drop for Storage {
     fn drop(&mut self) {
         LIVE_STORAGES.fetch_sub(1, Ordering::Relaxed);
+        let buf = std::mem::replace(self.buf.get_mut().unwrap_or_else(|e| e.into_inner()), Buffer::Bool(Vec::new()));
+        crate::pool::release(buf);
     }
 }

@@ -735,7 +735,9 @@ macro_rules! scalar_lhs {
         }
     )*};
 }
-scalar_lhs!(f32, f64, i32, i64);
+// Only f64 and i32 on the left, so that unsuffixed literals (`2.0 * &x`, `1 - &x`) infer
+// without annotations; write `f64::from(v) * &x` for an f32 variable `v`.
+scalar_lhs!(f64, i32);
 
 impl Neg for &Tensor {
     type Output = Tensor;
@@ -749,5 +751,79 @@ impl Neg for Tensor {
     #[track_caller]
     fn neg(self) -> Tensor {
         Tensor::neg(&self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::autograd::{gradcheck, gradgradcheck};
+    use crate::{DType, Tensor};
+
+    fn u(shape: &[usize], lo: f64, hi: f64) -> Tensor {
+        Tensor::uniform(shape, lo, hi, DType::F64).requires_grad_(true)
+    }
+
+    #[test]
+    fn gradcheck_binary_ops_with_broadcasting() {
+        crate::manual_seed(5);
+        let ops: Vec<(&str, fn(&Tensor, &Tensor) -> Tensor)> = vec![
+            ("add", |a, b| a + b),
+            ("sub", |a, b| a - b),
+            ("mul", |a, b| a * b),
+            ("div", |a, b| a / b),
+            ("pow", |a, b| a.pow_tensor(b)),
+            ("maximum", |a, b| a.maximum(b)),
+            ("minimum", |a, b| a.minimum(b)),
+        ];
+        let shapes: [(&[usize], &[usize]); 4] =
+            [(&[3, 4], &[3, 4]), (&[3, 4], &[4]), (&[3, 1], &[1, 4]), (&[2, 3, 4], &[3, 1])];
+        for (name, f) in &ops {
+            for (sa, sb) in shapes {
+                let (a, b) = (u(sa, 0.5, 2.0), u(sb, 0.5, 2.0));
+                gradcheck(|xs| f(&xs[0], &xs[1]), &[a.clone(), b.clone()])
+                    .unwrap_or_else(|e| panic!("{name} {sa:?} {sb:?}: {e}"));
+                if !name.starts_with("m") || *name == "mul" {
+                    gradgradcheck(|xs| f(&xs[0], &xs[1]), &[a, b])
+                        .unwrap_or_else(|e| panic!("{name} 2nd {sa:?} {sb:?}: {e}"));
+                }
+            }
+            // non-contiguous operands: transposed and expanded views of leaves
+            let (a, b) = (u(&[4, 3], 0.5, 2.0), u(&[3], 0.5, 2.0));
+            gradcheck(|xs| f(&xs[0].t(), &xs[1].unsqueeze(1).expand(&[3, 4])), &[a, b])
+                .unwrap_or_else(|e| panic!("{name} strided: {e}"));
+        }
+    }
+
+    #[test]
+    fn gradcheck_scalar_ops_and_where() {
+        crate::manual_seed(6);
+        let a = u(&[2, 3], 0.5, 2.0);
+        gradcheck(|xs| &xs[0] * 3.0 + 1.0, &[a.clone()]).unwrap();
+        gradcheck(|xs| 2.0 - &xs[0], &[a.clone()]).unwrap();
+        gradcheck(|xs| 2.0 / &xs[0], &[a.clone()]).unwrap();
+        gradgradcheck(|xs| 2.0 / &xs[0], &[a.clone()]).unwrap();
+        gradcheck(|xs| &xs[0] / 4.0 - 1.0, &[a.clone()]).unwrap();
+        let b = u(&[3], -1.0, 1.0);
+        let mask = Tensor::from_vec(vec![true, false, true, false, true, false], &[2, 3]);
+        gradcheck(|xs| Tensor::where_(&mask, &xs[0], &xs[1]), &[a, b]).unwrap();
+    }
+
+    #[test]
+    fn broadcast_error_names_sizes_and_dimension() {
+        let e = Tensor::zeros(&[2, 16]).try_add(&Tensor::zeros(&[2, 3])).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("The size of tensor a (16) must match the size of tensor b (3) at non-singleton dimension 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn scalar_operands_take_the_tensor_dtype() {
+        let x = Tensor::ones_with(&[2], DType::F64);
+        assert_eq!((&x * 2.0).dtype(), DType::F64);
+        assert_eq!((&x + 1).to_vec::<f64>(), vec![2.0, 2.0]);
+        assert_eq!((2.0 * &x).to_vec::<f64>(), vec![2.0, 2.0]);
+        assert_eq!((1 - &x).to_vec::<f64>(), vec![0.0, 0.0]);
     }
 }

@@ -75,6 +75,9 @@ impl Tensor {
             ));
         }
         let (a, b) = promote("matmul", self, other)?;
+        if a.dims() == 1 && b.dims() == 1 {
+            return a.try_unsqueeze(0)?.try_matmul(&b.try_unsqueeze(1)?)?.try_reshape(&[0usize; 0]);
+        }
         if a.dims() == 1 {
             return a.try_unsqueeze(0)?.try_matmul(&b)?.try_squeeze(-2);
         }
@@ -95,5 +98,76 @@ impl Tensor {
             other.shape()
         );
         self.matmul(other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::autograd::{gradcheck, gradgradcheck};
+    use crate::{DType, Tensor};
+
+    fn naive(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn matmul_matches_naive_loops_at_awkward_sizes_and_layouts() {
+        crate::manual_seed(10);
+        for dtype in [DType::F32, DType::F64] {
+            let (m, k, n) = (63, 65, 67);
+            let a = Tensor::uniform(&[m, k], -1.0, 1.0, dtype);
+            let b = Tensor::uniform(&[k, n], -1.0, 1.0, dtype);
+            let want = naive(&a.to_vec::<f64>(), &b.to_vec::<f64>(), m, k, n);
+            let tol = if dtype == DType::F32 { 1e-4 } else { 1e-12 };
+            let check = |c: &Tensor| {
+                for (x, y) in c.to_vec::<f64>().iter().zip(&want) {
+                    assert!((x - y).abs() < tol, "{x} vs {y}");
+                }
+            };
+            check(&a.matmul(&b));
+            // transposed operands (views, not copies)
+            let at = a.t().contiguous().t();
+            let bt = b.t().contiguous().t();
+            assert!(!at.is_contiguous() && !bt.is_contiguous());
+            check(&at.matmul(&bt));
+            // a narrowed (strided rows) operand
+            let wide = Tensor::cat(&[a.clone(), Tensor::zeros_with(&[m, 5], dtype)], 1);
+            check(&wide.narrow(1, 0, k).matmul(&b));
+        }
+    }
+
+    #[test]
+    fn gradcheck_matmul_shapes() {
+        crate::manual_seed(11);
+        let u = |s: &[usize]| Tensor::uniform(s, -1.0, 1.0, DType::F64).requires_grad_(true);
+        let cases: Vec<(Vec<usize>, Vec<usize>)> = vec![
+            (vec![3, 4], vec![4, 2]),
+            (vec![4], vec![4, 2]),
+            (vec![3, 4], vec![4]),
+            (vec![4], vec![4]),
+            (vec![2, 3, 4], vec![4, 5]),
+            (vec![2, 1, 3, 4], vec![3, 4, 2]),
+        ];
+        for (sa, sb) in cases {
+            let (a, b) = (u(&sa), u(&sb));
+            gradcheck(|xs| xs[0].matmul(&xs[1]), &[a.clone(), b.clone()])
+                .unwrap_or_else(|e| panic!("{sa:?}x{sb:?}: {e}"));
+            gradgradcheck(|xs| xs[0].matmul(&xs[1]), &[a, b]).unwrap_or_else(|e| panic!("{sa:?}x{sb:?} 2nd: {e}"));
+        }
+        let a = u(&[4, 3]);
+        let b = u(&[2, 4]);
+        gradcheck(|xs| xs[0].t().matmul(&xs[1].t()), &[a, b]).unwrap();
+    }
+
+    #[test]
+    fn matmul_shape_error_is_pytorchs() {
+        let e = Tensor::zeros(&[2, 3]).try_matmul(&Tensor::zeros(&[4, 5])).unwrap_err().to_string();
+        assert!(e.starts_with("matmul: mat1 and mat2 shapes cannot be multiplied (2x3 and 4x5)"), "{e}");
     }
 }

@@ -447,3 +447,88 @@ impl Tensor {
         record(out, &[&x], true, || SoftmaxBackward { dim: d, log })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::autograd::{gradcheck, gradgradcheck};
+    use crate::{DType, Tensor};
+
+    #[test]
+    fn gradcheck_reductions() {
+        crate::manual_seed(7);
+        let a = Tensor::uniform(&[3, 4, 2], -1.0, 1.0, DType::F64).requires_grad_(true);
+        let ops: Vec<(&str, fn(&Tensor) -> Tensor)> = vec![
+            ("sum", |t| t.sum()),
+            ("mean", |t| t.mean()),
+            ("sum_dim", |t| t.sum_dim(1, false)),
+            ("sum_dim keep", |t| t.sum_dim(-1, true)),
+            ("mean_dim", |t| t.mean_dim(0, false)),
+            ("max_dim", |t| t.max_dim(1, false).0),
+            ("min_dim", |t| t.min_dim(-1, true).0),
+            ("max", |t| t.max()),
+            ("var", |t| t.var(true)),
+            ("var_dim", |t| t.var_dim(1, false, false)),
+            ("logsumexp", |t| t.logsumexp(1, false)),
+            ("softmax", |t| t.softmax(1)),
+            ("log_softmax", |t| t.log_softmax(-1)),
+            ("sum_to", |t| t.sum_to(&[1, 1])),
+        ];
+        for (name, f) in &ops {
+            gradcheck(|xs| f(&xs[0]), &[a.clone()]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            gradcheck(|xs| f(&xs[0].permute(&[2, 0, 1])), &[a.clone()])
+                .unwrap_or_else(|e| panic!("{name} permuted: {e}"));
+            gradgradcheck(|xs| f(&xs[0]), &[a.clone()]).unwrap_or_else(|e| panic!("{name} 2nd: {e}"));
+        }
+    }
+
+    #[test]
+    fn gradcheck_sum_to_keeps_broadcast_dims() {
+        let a = Tensor::uniform(&[3, 4, 2], -1.0, 1.0, DType::F64).requires_grad_(true);
+        gradcheck(|xs| xs[0].sum_to(&[4, 1]), &[a.clone()]).unwrap();
+        gradgradcheck(|xs| xs[0].sum_to(&[4, 1]) * xs[0].sum_to(&[4, 1]), &[a]).unwrap();
+    }
+
+    #[test]
+    fn log_softmax_is_stable_at_extreme_logits() {
+        let x = Tensor::from_vec(vec![1e4f32, -1e4, 0.0, 0.0, 0.0, 0.0], &[2, 3]).requires_grad_(true);
+        let y = x.log_softmax(-1);
+        let v = y.to_vec::<f32>();
+        assert_eq!(&v[..3], &[0.0, -2e4, -1e4]);
+        assert!((v[3] + 3f32.ln()).abs() < 1e-6);
+        y.sum().backward();
+        assert!(x.grad().unwrap().to_vec::<f32>().iter().all(|g| g.is_finite()));
+    }
+
+    #[test]
+    fn variance_of_constant_input_is_zero_with_finite_gradient() {
+        let x = Tensor::full_with(&[5], 3.0, DType::F64).requires_grad_(true);
+        let v = x.var(true);
+        assert_eq!(v.item(), 0.0);
+        v.backward();
+        assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![0.0; 5]);
+    }
+
+    #[test]
+    fn reductions_match_naive_loops_on_awkward_sizes() {
+        crate::manual_seed(8);
+        let x = Tensor::uniform(&[63, 65, 7], -1.0, 1.0, DType::F64);
+        let v = x.to_vec::<f64>();
+        let s1 = x.sum_dim(1, false).to_vec::<f64>();
+        for i in 0..63 {
+            for k in 0..7 {
+                let naive: f64 = (0..65).map(|j| v[(i * 65 + j) * 7 + k]).sum();
+                assert!((s1[i * 7 + k] - naive).abs() < 1e-12);
+            }
+        }
+        let xt = x.permute(&[2, 0, 1]);
+        let s2 = xt.sum_dim(0, false).to_vec::<f64>(); // [63, 65]
+        for i in 0..63 {
+            for j in 0..65 {
+                let naive: f64 = (0..7).map(|k| v[(i * 65 + j) * 7 + k]).sum();
+                assert!((s2[i * 65 + j] - naive).abs() < 1e-12);
+            }
+        }
+        let total: f64 = v.iter().sum();
+        assert!((x.sum().item() - total).abs() < 1e-9);
+    }
+}

@@ -62,7 +62,7 @@ fn resolve_shape(spec: &[i64], numel: usize, op: &'static str) -> Result<Shape> 
     }
     let mut out: Shape = spec.iter().map(|&s| s.max(0) as usize).collect();
     if let Some(i) = infer {
-        if known == 0 || numel % known != 0 {
+        if known == 0 || !numel.is_multiple_of(known) {
             return Err(Error::shape(
                 op,
                 format!("shape '{spec:?}' is invalid for input of size {numel}"),
@@ -561,5 +561,67 @@ impl Tensor {
     #[track_caller]
     pub fn clone_tensor(&self) -> Tensor {
         or_panic(record(self.raw().copy(), &[self], false, || IdentityBackward("CloneBackward")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::autograd::{gradcheck, gradgradcheck};
+    use crate::{DType, Tensor};
+
+    #[test]
+    fn gradcheck_views() {
+        crate::manual_seed(9);
+        let a = Tensor::uniform(&[2, 3, 4], -1.0, 1.0, DType::F64).requires_grad_(true);
+        let ops: Vec<(&str, fn(&Tensor) -> Tensor)> = vec![
+            ("reshape", |t| t.reshape(&[6, -1])),
+            ("reshape of transposed (copies)", |t| t.transpose(0, 2).reshape(&[-1])),
+            ("transpose", |t| t.transpose(0, -1)),
+            ("permute", |t| t.permute(&[1, 2, 0])),
+            ("narrow", |t| t.narrow(2, 1, 2)),
+            ("slice step", |t| t.slice(2, 0, 4, 2)),
+            ("unsqueeze/squeeze", |t| t.unsqueeze(1).squeeze(1).unsqueeze(-1)),
+            ("flatten", |t| t.flatten(1, -1)),
+            ("expand", |t| t.narrow(0, 0, 1).expand(&[3, 3, 4])),
+            ("contiguous", |t| t.t_last().contiguous()),
+            ("cat", |t| Tensor::cat(&[t.clone(), t.narrow(1, 0, 1)], 1)),
+            ("stack", |t| Tensor::stack(&[t.clone(), t * 2.0], -1)),
+            ("chunk", |t| t.chunk(2, 2)[1].clone()),
+            ("unbind", |t| t.unbind(1)[2].clone()),
+        ];
+        for (name, f) in &ops {
+            gradcheck(|xs| f(&xs[0]) * 1.5, &[a.clone()]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            gradgradcheck(|xs| f(&xs[0]) * &f(&xs[0]), &[a.clone()]).unwrap_or_else(|e| panic!("{name} 2nd: {e}"));
+        }
+    }
+
+    impl Tensor {
+        fn t_last(&self) -> Tensor {
+            self.transpose(-2, -1)
+        }
+    }
+
+    #[test]
+    fn views_share_storage_and_reshape_copies_only_when_it_must() {
+        let x = Tensor::zeros(&[2, 3]);
+        let v = x.view(&[3, 2]);
+        v.fill_(1.0);
+        assert_eq!(x.to_vec::<f32>(), vec![1.0; 6]);
+        let t = x.t();
+        assert!(t.raw().same_storage(x.raw()));
+        let r = t.reshape(&[6]); // must copy
+        assert!(!r.raw().same_storage(x.raw()));
+        let e = t.try_view(&[6]).unwrap_err().to_string();
+        assert!(e.contains("use .reshape(...) instead"), "{e}");
+        let e = x.try_reshape(&[4, 2]).unwrap_err().to_string();
+        assert!(e.contains("shape '[4, 2]' is invalid for input of size 6"), "{e}");
+    }
+
+    #[test]
+    fn dims_out_of_range_are_reported_like_pytorch() {
+        let e = Tensor::zeros(&[2, 3]).try_transpose(0, 2).unwrap_err().to_string();
+        assert_eq!(e, "transpose: Dimension out of range (expected to be in range of [-2, 1], but got 2) for a tensor with 2 dimensions");
+        let e = Tensor::zeros(&[2, 3]).try_sum_dims(&[-3], false).unwrap_err().to_string();
+        assert!(e.contains("but got -3"), "{e}");
     }
 }

@@ -360,3 +360,68 @@ impl Backward for ToDtypeBackward {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::autograd::{gradcheck, gradgradcheck};
+    use crate::{DType, Tensor};
+
+    fn x(shape: &[usize], lo: f64, hi: f64) -> Tensor {
+        crate::manual_seed(3);
+        Tensor::uniform(shape, lo, hi, DType::F64).requires_grad_(true)
+    }
+
+    #[test]
+    fn gradcheck_every_unary_op() {
+        let ops: Vec<(&str, fn(&Tensor) -> Tensor, f64, f64)> = vec![
+            ("exp", |t| t.exp(), -2.0, 2.0),
+            ("log", |t| t.log(), 0.5, 3.0),
+            ("sqrt", |t| t.sqrt(), 0.5, 3.0),
+            ("abs", |t| t.abs(), 0.2, 2.0),
+            ("sin", |t| t.sin(), -3.0, 3.0),
+            ("cos", |t| t.cos(), -3.0, 3.0),
+            ("tanh", |t| t.tanh(), -2.0, 2.0),
+            ("sigmoid", |t| t.sigmoid(), -4.0, 4.0),
+            ("relu", |t| t.relu(), 0.1, 2.0),
+            ("clamp", |t| t.clamp(Some(-0.5), Some(0.5)), -1.0, 1.0),
+            ("neg", |t| t.neg(), -1.0, 1.0),
+            ("pow", |t| t.pow(2.5), 0.5, 2.0),
+        ];
+        for (name, f, lo, hi) in ops {
+            let a = x(&[3, 4], lo, hi);
+            // contiguous
+            gradcheck(|xs| f(&xs[0]), &[a.clone()]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            // non-contiguous: a transposed view of a leaf
+            gradcheck(|xs| f(&xs[0].t()), &[a.clone()]).unwrap_or_else(|e| panic!("{name} (transposed): {e}"));
+            // narrowed view
+            gradcheck(|xs| f(&xs[0].narrow(1, 1, 2)), &[a.clone()])
+                .unwrap_or_else(|e| panic!("{name} (narrowed): {e}"));
+            // expanded view
+            let v = x(&[4], lo, hi);
+            gradcheck(|xs| f(&xs[0].expand(&[3, 4])), &[v]).unwrap_or_else(|e| panic!("{name} (expanded): {e}"));
+            if name != "relu" && name != "clamp" && name != "abs" {
+                gradgradcheck(|xs| f(&xs[0]), &[a]).unwrap_or_else(|e| panic!("{name} second order: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn cast_returns_gradient_in_input_dtype() {
+        let a = Tensor::ones(&[2]).requires_grad_(true);
+        let b = Tensor::ones_with(&[2], DType::F64).requires_grad_(true);
+        let y = (&a * &b).sum(); // promotes to f64
+        assert_eq!(y.dtype(), DType::F64);
+        y.backward();
+        assert_eq!(a.grad().unwrap().dtype(), DType::F32);
+        assert_eq!(b.grad().unwrap().dtype(), DType::F64);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_are_finite_at_extremes() {
+        let x = Tensor::from_vec(vec![-1000.0f32, 1000.0], &[2]).requires_grad_(true);
+        let y = (x.sigmoid() + x.tanh()).sum();
+        y.backward();
+        assert_eq!(x.sigmoid().to_vec::<f32>(), vec![0.0, 1.0]);
+        assert!(x.grad().unwrap().to_vec::<f32>().iter().all(|v| v.is_finite()));
+    }
+}
