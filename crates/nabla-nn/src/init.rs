@@ -265,17 +265,13 @@ pub fn orthogonal_(tensor: &Tensor, gain: f64) -> Tensor {
             }
         }
         let norm = v.iter().map(|x| x * x).sum::<f64>().sqrt();
-        q[j * m..(j + 1) * m].iter_mut().zip(&v).for_each(|(qi, vi)| *qi = vi / norm * gain);
+        q[j * m..(j + 1) * m].iter_mut().zip(&v).for_each(|(qi, vi)| *qi = vi / norm);
     }
     // rows ≥ cols: tensor[i][j] = Q[i][j]; rows < cols: tensor = Qᵀ, tensor[i][j] = Q[j][i].
     let out: Vec<f64> = (0..rows * cols)
         .map(|idx| {
             let (i, j) = (idx / cols, idx % cols);
-            if rows >= cols {
-                q[j * m + i]
-            } else {
-                q[i * m + j]
-            }
+            gain * if rows >= cols { q[j * m + i] } else { q[i * m + j] }
         })
         .collect();
     assign(tensor, &Tensor::from_vec(out, &[rows * cols]))

@@ -277,3 +277,103 @@ impl<const D: usize> fmt::Display for BatchNorm<D> {
         crate::display::fmt_module(self, f)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nabla_autograd::autograd::gradcheck;
+
+    fn channel_stats(x: &[f64], n: usize, c: usize, ch: usize) -> (f64, f64, f64) {
+        let v: Vec<f64> = (0..n).map(|i| x[i * c + ch]).collect();
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let ss: f64 = v.iter().map(|a| (a - mean).powi(2)).sum();
+        (mean, ss / n as f64, ss / (n as f64 - 1.0))
+    }
+
+    #[test]
+    fn training_normalizes_by_the_batch_and_tracks_running_stats() {
+        let bn = BatchNorm1d::new_with(2, DType::F64);
+        let x1 = vec![1.0, 10.0, 2.0, -4.0, 4.0, 3.0, 7.0, 0.5];
+        let x2 = vec![0.0, 1.0, -2.0, 2.0, 5.0, 3.0, 1.0, 9.0];
+        let y1 = bn.forward(&Tensor::from_vec(x1.clone(), &[4, 2])).to_vec::<f64>();
+        bn.forward(&Tensor::from_vec(x2.clone(), &[4, 2]));
+        let (mut rm, mut rv) = ([0.0f64; 2], [1.0f64; 2]);
+        for x in [&x1, &x2] {
+            for ch in 0..2 {
+                let (m, _, vu) = channel_stats(x, 4, 2, ch);
+                rm[ch] = 0.9 * rm[ch] + 0.1 * m;
+                rv[ch] = 0.9 * rv[ch] + 0.1 * vu;
+            }
+        }
+        let got_rm = bn.running_mean.as_ref().unwrap().to_vec::<f64>();
+        let got_rv = bn.running_var.as_ref().unwrap().to_vec::<f64>();
+        for ch in 0..2 {
+            assert!((got_rm[ch] - rm[ch]).abs() < 1e-14, "{got_rm:?} {rm:?}");
+            assert!((got_rv[ch] - rv[ch]).abs() < 1e-14, "{got_rv:?} {rv:?}");
+            let (m, vb, _) = channel_stats(&x1, 4, 2, ch);
+            for i in 0..4 {
+                let want = (x1[i * 2 + ch] - m) / (vb + 1e-5).sqrt();
+                assert!((y1[i * 2 + ch] - want).abs() < 1e-12);
+            }
+        }
+        assert_eq!(bn.num_batches_tracked.as_ref().unwrap().to_vec::<i64>(), vec![2]);
+
+        // evaluation uses the running statistics and leaves them alone
+        bn.eval();
+        assert!(!bn.is_training());
+        let y = bn.forward(&Tensor::from_vec(x1.clone(), &[4, 2])).to_vec::<f64>();
+        for i in 0..4 {
+            for ch in 0..2 {
+                let want = (x1[i * 2 + ch] - rm[ch]) / (rv[ch] + 1e-5).sqrt();
+                assert!((y[i * 2 + ch] - want).abs() < 1e-12);
+            }
+        }
+        assert_eq!(bn.num_batches_tracked.as_ref().unwrap().to_vec::<i64>(), vec![2]);
+        assert_eq!(bn.running_mean.as_ref().unwrap().to_vec::<f64>(), got_rm);
+    }
+
+    #[test]
+    fn cumulative_average_without_momentum_and_spatial_dims() {
+        let bn = BatchNorm2d::new_with(1, DType::F64).momentum(None);
+        let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[1, 1, 2, 2]);
+        let b = Tensor::from_vec(vec![0.0, 0.0, 4.0, 4.0], &[2, 1, 1, 2]);
+        bn.forward(&a);
+        bn.forward(&b);
+        // the mean of the two batch means, and of the two unbiased variances
+        let rm = bn.running_mean.as_ref().unwrap().item();
+        let rv = bn.running_var.as_ref().unwrap().item();
+        assert!((rm - (3.0 + 2.0) / 2.0).abs() < 1e-14);
+        assert!((rv - (14.0 / 3.0 + 16.0 / 3.0) / 2.0).abs() < 1e-14, "{rv}");
+    }
+
+    #[test]
+    fn affine_parameters_are_learned_through_the_graph() {
+        let bn = BatchNorm1d::new_with(3, DType::F64);
+        let x = Tensor::randn_with(&[5, 3, 4], DType::F64).requires_grad_(true);
+        let w = bn.weight.clone().unwrap();
+        let b = bn.bias.clone().unwrap();
+        nabla_autograd::no_grad(|| {
+            w.copy_(&Tensor::from_vec(vec![0.5, 2.0, -1.0], &[3]));
+        });
+        let f = |t: &[Tensor]| {
+            let bn = BatchNorm1d::new_with(3, DType::F64).track_running_stats(false);
+            let bn = BatchNorm1d { weight: Some(t[1].clone()), bias: Some(t[2].clone()), ..bn };
+            (bn.forward(&t[0]) * Tensor::linspace(-1.0, 1.0, 60).to_dtype(DType::F64).reshape(&[5, 3, 4])).sum()
+        };
+        gradcheck(f, &[x, w, b]).unwrap();
+    }
+
+    #[test]
+    fn misuse_is_explained() {
+        let bn = BatchNorm2d::new(3);
+        let e = std::panic::catch_unwind(|| bn.forward(&Tensor::zeros(&[3, 4, 4]))).unwrap_err();
+        assert!(e.downcast_ref::<String>().unwrap().contains("expected 4D input (got 3D input"));
+        let e = std::panic::catch_unwind(|| bn.forward(&Tensor::zeros(&[2, 4, 4, 4]))).unwrap_err();
+        assert!(e.downcast_ref::<String>().unwrap().contains("running_mean should contain 4 elements not 3"));
+        let bn1 = BatchNorm1d::new(3);
+        let e = std::panic::catch_unwind(|| bn1.forward(&Tensor::zeros(&[1, 3]))).unwrap_err();
+        assert!(e.downcast_ref::<String>().unwrap().contains("Expected more than 1 value per channel when training"));
+        bn1.eval();
+        assert_eq!(bn1.forward(&Tensor::zeros(&[1, 3])).shape(), &[1, 3]);
+    }
+}

@@ -45,6 +45,7 @@ fn set_lrs(optimizer: &mut dyn Optimizer, lrs: &[f64]) {
 }
 
 /// Multiplies the learning rate by `gamma` every `step_size` epochs (PyTorch's `StepLR`).
+#[derive(Debug, Clone)]
 pub struct StepLR {
     step_size: usize,
     gamma: f64,
@@ -95,6 +96,7 @@ impl LrScheduler for StepLR {
 /// sched.step(&mut opt);
 /// assert_eq!(opt.lr(), 0.25);
 /// ```
+#[derive(Debug, Clone)]
 pub struct ExponentialLR {
     gamma: f64,
     epoch: usize,
@@ -141,6 +143,7 @@ impl LrScheduler for ExponentialLR {
 /// for _ in 0..5 { sched.step(&mut opt); }
 /// assert!((opt.lr() - 0.05).abs() < 1e-12); // half way
 /// ```
+#[derive(Debug, Clone)]
 pub struct CosineAnnealingLR {
     t_max: usize,
     eta_min: f64,
@@ -206,6 +209,7 @@ impl LrScheduler for CosineAnnealingLR {
 /// warmup.step(&mut opt);
 /// assert!((opt.lr() - 0.1).abs() < 1e-12);
 /// ```
+#[derive(Debug, Clone)]
 pub struct LinearLR {
     start_factor: f64,
     end_factor: f64,
@@ -364,6 +368,7 @@ impl OneCycleOptions {
 /// for _ in 0..2 { sched.step(&mut opt); }
 /// assert!((opt.lr() - 0.1).abs() < 1e-12); // the peak, at step 0.3 · 10 − 1
 /// ```
+#[derive(Debug, Clone)]
 pub struct OneCycleLR {
     options: OneCycleOptions,
     epoch: usize,

@@ -166,5 +166,3 @@ pub(crate) fn or_panic<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-#[cfg(test)]
-mod tests;
