@@ -113,6 +113,22 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
                 }
                 return out;
             }
+            let out_strides = crate::layout::contiguous_strides(shape);
+            if n >= PARALLEL_THRESHOLD {
+                let mut out = crate::pool::alloc_filled(n, T::zero());
+                crate::iter::par_fill_rows(
+                    &mut out,
+                    shape,
+                    [&out_strides, la.strides(), lb.strides()],
+                    [0, la.offset(), lb.offset()],
+                    |o, p, st, len| {
+                        for i in 0..len {
+                            o[p[0] + i * st[0]] = k.f(sa[p[1] + i * st[1]], sb[p[2] + i * st[2]]);
+                        }
+                    },
+                );
+                return out;
+            }
             let mut out = crate::pool::alloc::<T>(n);
             for_each_row_n(shape, [la.strides(), lb.strides()], [la.offset(), lb.offset()], |p, st, len| {
                 match (st[0], st[1]) {
