@@ -81,11 +81,8 @@ pub fn clip_grad_norm_with(params: &[Tensor], max_norm: f64, norm_type: f64) -> 
         return 0.0;
     }
     let parts = grads.iter().map(|g| grad_norm_part(g.raw(), norm_type));
-    let total = if norm_type.is_infinite() {
-        parts.fold(0.0f64, f64::max)
-    } else {
-        parts.sum::<f64>().powf(1.0 / norm_type)
-    };
+    let total =
+        if norm_type.is_infinite() { parts.fold(0.0f64, f64::max) } else { parts.sum::<f64>().powf(1.0 / norm_type) };
     let coef = (max_norm / (total + 1e-6)).min(1.0);
     for g in &grads {
         if g.dtype().is_float() {

@@ -243,7 +243,11 @@ pub fn orthogonal_(tensor: &Tensor, gain: f64) -> Tensor {
     if tensor.dims() < 2 {
         panic!(
             "{}",
-            Error::shape("orthogonal_", format!("Only tensors with 2 or more dimensions are supported, got {:?}", tensor.shape()), "")
+            Error::shape(
+                "orthogonal_",
+                format!("Only tensors with 2 or more dimensions are supported, got {:?}", tensor.shape()),
+                ""
+            )
         );
     }
     let rows = tensor.shape()[0];

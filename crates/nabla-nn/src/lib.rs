@@ -45,6 +45,7 @@ mod state_dict;
 pub mod nn {
     pub use crate::clip_grad::{clip_grad_norm_, clip_grad_norm_with, clip_grad_value_};
     pub use crate::display::fmt_module;
+    pub use crate::init;
     pub use crate::layers::activation::{Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh};
     pub use crate::layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
     pub use crate::layers::flatten::Flatten;
@@ -54,7 +55,6 @@ pub mod nn {
     pub use crate::layers::sequential::Sequential;
     pub use crate::module::{AsDynModule, Module, Training};
     pub use crate::state_dict::StateDict;
-    pub use crate::init;
 
     /// Gradient clipping, as PyTorch's `torch.nn.utils`.
     pub mod utils {

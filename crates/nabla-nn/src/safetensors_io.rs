@@ -157,9 +157,9 @@ fn f16_to_f32(h: u16) -> f32 {
 /// Writes `bytes` to a temporary file next to `path`, flushes it to disk, then renames it
 /// over `path` (atomic on POSIX file systems).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let file_name = path.file_name().ok_or_else(|| {
-        Error::io(path, &std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"))
-    })?;
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| Error::io(path, &std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path")))?;
     let mut tmp_name = std::ffi::OsString::from(".");
     tmp_name.push(file_name);
     tmp_name.push(format!(".tmp-{}", std::process::id()));

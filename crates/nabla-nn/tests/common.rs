@@ -15,7 +15,12 @@ pub fn golden(name: &str) -> serde_json::Value {
 
 /// The flat data of a `{"shape": .., "data": ..}` fixture entry.
 pub fn data(g: &serde_json::Value, key: &str) -> Vec<f64> {
-    g[key]["data"].as_array().unwrap_or_else(|| panic!("no fixture {key}")).iter().map(|v| v.as_f64().unwrap()).collect()
+    g[key]["data"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no fixture {key}"))
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
 }
 
 pub fn shape(g: &serde_json::Value, key: &str) -> Vec<usize> {

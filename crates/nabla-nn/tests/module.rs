@@ -6,8 +6,8 @@ mod common;
 use common::{golden, SEED_LOCK};
 use nabla_autograd::{DType, Tensor};
 use nabla_nn::nn::{
-    Activation, BatchNorm1d, Flatten, Identity, LayerNorm, Linear, LogSoftmax, Mlp, Module, ReLU, Sequential,
-    Sigmoid, Softmax, Tanh,
+    Activation, BatchNorm1d, Flatten, Identity, LayerNorm, Linear, LogSoftmax, Mlp, Module, ReLU, Sequential, Sigmoid,
+    Softmax, Tanh,
 };
 use nabla_nn::optim::{Optimizer, SGD};
 
@@ -185,7 +185,10 @@ fn display_prints_the_tree_like_pytorch() {
     let shown = (&user as &dyn Module).to_string();
     assert!(shown.starts_with("Block(\n  (features): Sequential(\n    (0): Linear(in_features=3"), "{shown}");
     assert!(shown.contains("  (head): Linear(in_features=4, out_features=2, bias=False)\n)"), "{shown}");
-    assert_eq!(Mlp::new(&[2, 3], Activation::ReLU).to_string(), "Mlp(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n)");
+    assert_eq!(
+        Mlp::new(&[2, 3], Activation::ReLU).to_string(),
+        "Mlp(\n  (0): Linear(in_features=2, out_features=3, bias=True)\n)"
+    );
 }
 
 #[test]
@@ -209,5 +212,8 @@ fn layer_norm_rejects_a_wrong_trailing_shape() {
     let ln = LayerNorm::new(&[10]);
     let e = std::panic::catch_unwind(|| ln.forward(&Tensor::zeros(&[3, 5]))).unwrap_err();
     let msg = common::panic_message(e);
-    assert!(msg.contains("Given normalized_shape=[10], expected input with shape [*, 10], but got input of size [3, 5]"), "{msg}");
+    assert!(
+        msg.contains("Given normalized_shape=[10], expected input with shape [*, 10], but got input of size [3, 5]"),
+        "{msg}"
+    );
 }

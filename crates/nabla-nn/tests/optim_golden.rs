@@ -20,7 +20,9 @@ const CONFIGS: &[(&str, MakeOpt)] = &[
     ("adam_wd", |p| Box::new(Adam::new(p, 0.1).weight_decay(0.01).amsgrad(false))),
     ("adamw", |p| Box::new(AdamW::new(p, 0.1).weight_decay(0.01))),
     ("rmsprop", |p| Box::new(RMSprop::new(p, 0.01).alpha(0.99).eps(1e-8))),
-    ("rmsprop_momentum_centered", |p| Box::new(RMSprop::new(p, 0.01).alpha(0.99).eps(1e-8).momentum(0.9).centered(true))),
+    ("rmsprop_momentum_centered", |p| {
+        Box::new(RMSprop::new(p, 0.01).alpha(0.99).eps(1e-8).momentum(0.9).centered(true))
+    }),
     ("adagrad", |p| Box::new(Adagrad::new(p, 0.1))),
 ];
 

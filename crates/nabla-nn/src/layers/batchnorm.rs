@@ -143,7 +143,12 @@ impl<const D: usize> BatchNorm<D> {
                 "{}",
                 Error::shape(
                     "batch_norm",
-                    format!("{}: expected {want} input (got {}D input, shape {:?})", self.type_name(), x.dims(), x.shape()),
+                    format!(
+                        "{}: expected {want} input (got {}D input, shape {:?})",
+                        self.type_name(),
+                        x.dims(),
+                        x.shape()
+                    ),
                     "the input is [N, C, ...] with the channels in dimension 1",
                 )
             );

@@ -79,7 +79,12 @@ impl Module for Linear {
     }
 
     fn extra_repr(&self) -> String {
-        format!("in_features={}, out_features={}, bias={}", self.in_features, self.out_features, py_bool(self.bias.is_some()))
+        format!(
+            "in_features={}, out_features={}, bias={}",
+            self.in_features,
+            self.out_features,
+            py_bool(self.bias.is_some())
+        )
     }
 }
 

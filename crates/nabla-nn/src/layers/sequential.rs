@@ -34,6 +34,9 @@ impl Sequential {
     }
 
     /// Appends `module`, named by its position.
+    // `add` is the builder's name in the public contract (`Sequential::new().add(..)`), and a
+    // Sequential is not a number: `std::ops::Add` would be the wrong trait.
+    #[allow(clippy::should_implement_trait)]
     pub fn add<M: Module + 'static>(mut self, module: M) -> Sequential {
         self.push(module);
         self

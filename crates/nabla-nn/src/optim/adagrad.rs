@@ -116,8 +116,10 @@ impl Optimizer for Adagrad {
         for (group, states) in self.groups.iter().zip(&mut self.state) {
             for (p, state) in group.params.iter().zip(states.iter_mut()) {
                 let Some(g) = p.grad() else { continue };
-                let st = state
-                    .get_or_insert_with(|| AdagradState { step: 0, sum: filled_like(p, self.initial_accumulator_value) });
+                let st = state.get_or_insert_with(|| AdagradState {
+                    step: 0,
+                    sum: filled_like(p, self.initial_accumulator_value),
+                });
                 st.step += 1;
                 let mut u = AdagradUpdate {
                     clr: group.lr / (1.0 + (st.step - 1) as f64 * self.lr_decay),

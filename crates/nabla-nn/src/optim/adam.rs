@@ -122,9 +122,9 @@ impl Update for AdamUpdate<'_> {
         for i in 0..p.len() {
             let mut gi = g[i];
             if self.decoupled {
-                p[i] = p[i] * decay;
+                p[i] *= decay;
             } else if self.weight_decay != 0.0 {
-                gi = gi + wd * p[i];
+                gi += wd * p[i];
             }
             m[i] = m[i] + b1 * (gi - m[i]);
             v[i] = v[i] * b2 + one_minus_b2 * gi * gi;

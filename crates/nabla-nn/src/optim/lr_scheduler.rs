@@ -69,7 +69,7 @@ impl LrScheduler for StepLR {
     fn step(&mut self, optimizer: &mut dyn Optimizer) {
         self.epoch += 1;
         let mut lrs = group_lrs(optimizer);
-        if self.epoch % self.step_size == 0 {
+        if self.epoch.is_multiple_of(self.step_size) {
             lrs.iter_mut().for_each(|lr| *lr *= self.gamma);
         }
         set_lrs(optimizer, &lrs);
@@ -173,7 +173,7 @@ impl LrScheduler for CosineAnnealingLR {
             .iter()
             .zip(&self.base_lrs)
             .map(|(&lr, &base)| {
-                if (self.epoch - 1 + self.t_max) % (2 * self.t_max) == 0 {
+                if (self.epoch - 1 + self.t_max).is_multiple_of(2 * self.t_max) {
                     // (epoch − 1 − T_max) % (2 T_max) == 0: the bottom of the cosine
                     lr + (base - eta) * (1.0 - (PI / tm).cos()) / 2.0
                 } else {

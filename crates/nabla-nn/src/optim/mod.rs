@@ -115,7 +115,10 @@ pub fn check_params(op: &'static str, params: &[Tensor], existing: &[ParamGroup]
         if !p.dtype().is_float() {
             return Err(Error::invalid_argument(
                 op,
-                format!("optimizer got a {} tensor at index {i}; hint: only floating-point tensors can be optimized", p.dtype()),
+                format!(
+                    "optimizer got a {} tensor at index {i}; hint: only floating-point tensors can be optimized",
+                    p.dtype()
+                ),
             ));
         }
         if !p.is_leaf() {
@@ -165,4 +168,3 @@ pub(crate) fn check_hyper(op: &'static str, what: &str, value: f64, ok: bool) ->
 pub(crate) fn or_panic<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
-

@@ -51,7 +51,13 @@ impl SGD {
         check_params("SGD", &params, &[])?;
         let defaults = ParamGroup { params: Vec::new(), lr, momentum: Some(0.0), weight_decay: 0.0 };
         let state = vec![vec![None; params.len()]];
-        Ok(SGD { groups: vec![ParamGroup { params, ..defaults.clone() }], defaults, dampening: 0.0, nesterov: false, state })
+        Ok(SGD {
+            groups: vec![ParamGroup { params, ..defaults.clone() }],
+            defaults,
+            dampening: 0.0,
+            nesterov: false,
+            state,
+        })
     }
 
     /// Sets the momentum factor (default 0) of every group.
