@@ -68,8 +68,8 @@ impl AdamCore {
                 });
                 st.step += 1;
                 let beta1 = group.momentum.unwrap_or(0.9);
-                let bias_correction1 = 1.0 - beta1.powi(st.step as i32);
-                let bias_correction2 = 1.0 - self.beta2.powi(st.step as i32);
+                let bias_correction1 = 1.0 - beta1.powf(st.step as f64);
+                let bias_correction2 = 1.0 - self.beta2.powf(st.step as f64);
                 let mut u = AdamUpdate {
                     lr: group.lr,
                     beta1,
