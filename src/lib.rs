@@ -31,4 +31,6 @@ pub use nabla_nn::{init, nn, optim};
 /// What most programs need: `use nabla::prelude::*;`.
 pub mod prelude {
     pub use nabla_autograd::prelude::*;
+    pub use nabla_nn::nn::Module;
+    pub use nabla_nn::optim::{LrScheduler, Optimizer};
 }
