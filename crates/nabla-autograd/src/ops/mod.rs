@@ -4,6 +4,7 @@
 //! [`record`] is the one place an op joins the graph.
 
 pub mod binary;
+pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod matmul;
