@@ -48,6 +48,7 @@ pub mod nn {
     pub use crate::init;
     pub use crate::layers::activation::{Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh};
     pub use crate::layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
+    pub use crate::layers::embedding::Embedding;
     pub use crate::layers::flatten::Flatten;
     pub use crate::layers::layernorm::LayerNorm;
     pub use crate::layers::linear::Linear;

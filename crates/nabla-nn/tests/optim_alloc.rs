@@ -42,7 +42,10 @@ fn steps_after_the_first_allocate_nothing() {
     let model = Sequential::new().add(Linear::new(8, 16)).add(ReLU).add(Linear::new(16, 4));
     let x = Tensor::randn(&[5, 8]);
     let make: Vec<(&str, Box<dyn Fn() -> Box<dyn Optimizer>>)> = vec![
-        ("SGD", Box::new(|| Box::new(SGD::new(model.parameters(), 0.01).momentum(0.9).nesterov(true).weight_decay(1e-4)))),
+        (
+            "SGD",
+            Box::new(|| Box::new(SGD::new(model.parameters(), 0.01).momentum(0.9).nesterov(true).weight_decay(1e-4))),
+        ),
         ("Adam", Box::new(|| Box::new(Adam::new(model.parameters(), 1e-3).amsgrad(true).weight_decay(0.1)))),
         ("AdamW", Box::new(|| Box::new(AdamW::new(model.parameters(), 1e-3)))),
         ("RMSprop", Box::new(|| Box::new(RMSprop::new(model.parameters(), 1e-3).momentum(0.9).centered(true)))),
@@ -52,7 +55,10 @@ fn steps_after_the_first_allocate_nothing() {
         let mut opt = make();
         opt.zero_grad();
         model.forward(&x).pow(2).mean().backward();
-        assert!(allocations_during(|| opt.step()) > 0, "{name}: the first step allocates the state (the counter works)");
+        assert!(
+            allocations_during(|| opt.step()) > 0,
+            "{name}: the first step allocates the state (the counter works)"
+        );
         let before = model.parameters()[0].to_vec::<f32>();
         for _ in 0..3 {
             assert_eq!(allocations_during(|| opt.step()), 0, "{name}");

@@ -58,10 +58,19 @@ impl Embedding {
         let &[n, d] = weight.shape() else {
             panic!(
                 "{}",
-                Error::shape("Embedding::from_pretrained", format!("Embeddings parameter is expected to be 2-dimensional, got {:?}", weight.shape()), "")
+                Error::shape(
+                    "Embedding::from_pretrained",
+                    format!("Embeddings parameter is expected to be 2-dimensional, got {:?}", weight.shape()),
+                    ""
+                )
             )
         };
-        Embedding { weight: weight.detach().clone_tensor().requires_grad_(true), num_embeddings: n, embedding_dim: d, padding_idx: None }
+        Embedding {
+            weight: weight.detach().clone_tensor().requires_grad_(true),
+            num_embeddings: n,
+            embedding_dim: d,
+            padding_idx: None,
+        }
     }
 
     /// Keeps the vector of `index` at zero, without gradient.
@@ -73,7 +82,10 @@ impl Embedding {
         if index >= self.num_embeddings {
             panic!(
                 "{}",
-                Error::invalid_argument("Embedding", format!("Padding_idx must be within num_embeddings ({index} >= {})", self.num_embeddings))
+                Error::invalid_argument(
+                    "Embedding",
+                    format!("Padding_idx must be within num_embeddings ({index} >= {})", self.num_embeddings)
+                )
             );
         }
         no_grad(|| self.weight.narrow(0, index, 1).fill_(0.0));
@@ -123,3 +135,38 @@ impl Module for Embedding {
 }
 
 display_as_module!(Embedding);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nabla_autograd::autograd::gradcheck;
+
+    #[test]
+    fn lookup_gathers_rows_and_scatters_gradients() {
+        let w = Tensor::from_vec((0..12).map(|v| v as f64).collect(), &[4, 3]);
+        let emb = Embedding::from_pretrained(&w);
+        let idx = Tensor::from_vec(vec![3i64, 0, 3], &[3]);
+        let y = emb.forward(&idx);
+        assert_eq!(y.to_vec::<f64>(), vec![9.0, 10.0, 11.0, 0.0, 1.0, 2.0, 9.0, 10.0, 11.0]);
+        assert!(!w.requires_grad(), "from_pretrained copies");
+        let g = Tensor::linspace(0.0, 1.0, 9).to_dtype(DType::F64).reshape(&[3, 3]);
+        gradcheck(
+            |t| {
+                let e = Embedding { weight: t[0].clone(), num_embeddings: 4, embedding_dim: 3, padding_idx: Some(0) };
+                (e.forward(&idx) * &g).sum()
+            },
+            &[emb.weight.clone()],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn wrong_index_dtype_and_range_are_explained() {
+        let emb = Embedding::new(5, 2);
+        let e = std::panic::catch_unwind(|| emb.forward(&Tensor::zeros(&[2]))).unwrap_err();
+        assert!(e.downcast_ref::<String>().unwrap().contains("to have scalar type Long"));
+        let e = std::panic::catch_unwind(|| emb.forward(&Tensor::from_vec(vec![5i64], &[1]))).unwrap_err();
+        assert!(e.downcast_ref::<String>().unwrap().contains("out of"), "{:?}", e.downcast_ref::<String>());
+        assert_eq!(Embedding::new(5, 2).forward(&Tensor::from_vec(vec![4i64; 6], &[2, 3])).shape(), &[2, 3, 2]);
+    }
+}

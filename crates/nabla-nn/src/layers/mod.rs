@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod batchnorm;
+pub mod embedding;
 pub mod flatten;
 pub mod layernorm;
 pub mod linear;
