@@ -22,6 +22,9 @@ pub use nabla_autograd::{
     DType, Dim, Error, GradFn, HookHandle, NoGradGuard, RawTensor, Result, Scalar, Tensor,
 };
 
+/// Datasets, samplers, the DataLoader, transforms and the MNIST reader.
+pub use nabla_data as data;
+
 /// The kernel layer: storage, layouts and CPU kernels, without autograd.
 pub use nabla_tensor as kernels;
 
