@@ -3,6 +3,9 @@
 //! line per workload on stdout (`"peer":"nabla"`); correctness checks go to stderr as
 //! `[check] ...` lines.
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod workloads;
 mod workloads_nn;
 

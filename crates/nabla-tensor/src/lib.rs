@@ -18,6 +18,7 @@ extern crate gemm as gemm_crate;
 pub mod dtype;
 pub mod elementwise;
 pub mod error;
+pub mod index;
 pub mod iter;
 pub mod layout;
 pub mod matmul;

@@ -6,6 +6,7 @@
 pub mod activation;
 pub mod binary;
 pub mod dropout;
+pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod linear;
