@@ -5,6 +5,7 @@
 
 pub mod activation;
 pub mod binary;
+pub mod conv;
 pub mod dropout;
 pub mod index;
 pub mod inplace;
@@ -12,6 +13,7 @@ pub mod join;
 pub mod linear;
 pub mod loss;
 pub mod matmul;
+pub mod pool;
 pub mod reduce;
 pub mod shape;
 pub mod unary;
