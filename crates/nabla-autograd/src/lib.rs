@@ -47,7 +47,7 @@ pub use tensor::{GradFn, HookHandle, Tensor};
 pub mod autograd {
     pub use crate::custom::{apply_custom, CustomOp};
     pub use crate::engine::{backward_observed, grad, BackwardOptions, GradOptions, StepEvent};
-    pub use crate::grad_mode::{detect_anomaly, AnomalyGuard};
+    pub use crate::grad_mode::{detect_anomaly, is_anomaly_enabled, AnomalyGuard};
     pub use crate::gradcheck::{gradcheck, gradcheck_with, gradgradcheck, GradcheckOptions, GradcheckReport};
     pub use crate::graph::{live_nodes, Backward, BackwardCtx, Grads, Saved};
 }

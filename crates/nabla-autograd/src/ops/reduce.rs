@@ -300,7 +300,12 @@ impl Tensor {
     /// [`Tensor::max_dim`] (`max = true`) or [`Tensor::min_dim`], returning errors.
     #[track_caller]
     pub fn try_extremum_dim<D: Dim>(&self, dim: D, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
-        let op = if max { "max" } else { "min" };
+        self.extremum_dim_as(if max { "max" } else { "min" }, dim, keepdim, max)
+    }
+
+    /// [`Tensor::try_extremum_dim`] with `op` (`"argmax"`, …) named in errors.
+    #[track_caller]
+    fn extremum_dim_as<D: Dim>(&self, op: &'static str, dim: D, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
         let x = if self.dims() == 0 { self.try_reshape(&[1usize])? } else { self.clone() };
         let d = dim.to_index(x.dims(), op)?;
         let (vals, idx) = x.raw().extremum_dim(op, d, max)?;
@@ -320,6 +325,7 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn max(&self) -> Tensor {
+        or_panic(self.check_reducible("max"));
         self.flatten(0, -1).max_dim(0, false).0
     }
 
@@ -331,7 +337,20 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn min(&self) -> Tensor {
+        or_panic(self.check_reducible("min"));
         self.flatten(0, -1).min_dim(0, false).0
+    }
+
+    /// A whole-tensor max or min needs at least one element (PyTorch's wording).
+    fn check_reducible(&self, op: &'static str) -> Result<()> {
+        if self.numel() > 0 {
+            return Ok(());
+        }
+        Err(Error::shape(
+            op,
+            format!("Expected reduction dim to be specified for input.numel() == 0 (shape {:?})", self.shape()),
+            format!("there is no element to take the {op} of; reduce along a non-empty dimension with {op}_dim"),
+        ))
     }
 
     /// Positions of the largest values along `dim` (int64, not differentiable).
@@ -342,13 +361,13 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn argmax<D: Dim>(&self, dim: D, keepdim: bool) -> Tensor {
-        crate::grad_mode::no_grad(|| self.max_dim(dim, keepdim).1)
+        crate::grad_mode::no_grad(|| or_panic(self.extremum_dim_as("argmax", dim, keepdim, true)).1)
     }
 
     /// Positions of the smallest values along `dim` (int64).
     #[track_caller]
     pub fn argmin<D: Dim>(&self, dim: D, keepdim: bool) -> Tensor {
-        crate::grad_mode::no_grad(|| self.min_dim(dim, keepdim).1)
+        crate::grad_mode::no_grad(|| or_panic(self.extremum_dim_as("argmin", dim, keepdim, false)).1)
     }
 
     /// Variance over all elements, with Bessel's correction when `unbiased`
