@@ -88,3 +88,23 @@ fn sums_over_dims_match_naive_loops() {
         }
     }
 }
+
+#[test]
+fn large_buffers_are_reused_in_steady_state() {
+    // Release and request the same large size repeatedly: after the first round every
+    // request is served from the pool.
+    let n = 1 << 20;
+    for _ in 0..3 {
+        let a = RawTensor::from_vec(vec![1.0f32; n], &[n]);
+        let b = a.map("cube", &Cube).unwrap();
+        drop(b);
+    }
+    let (hits_before, _) = nabla_tensor::pool::stats();
+    for _ in 0..5 {
+        let a = RawTensor::full(&[n], 1.0, nabla_tensor::DType::F32);
+        let b = a.map("cube", &Cube).unwrap();
+        assert_eq!(b.to_vec::<f32>()[n - 1], 1.0);
+    }
+    let (hits_after, _) = nabla_tensor::pool::stats();
+    assert!(hits_after >= hits_before + 10, "{hits_before} -> {hits_after}");
+}
