@@ -28,6 +28,9 @@ pub use nabla_data as data;
 /// The kernel layer: storage, layouts and CPU kernels, without autograd.
 pub use nabla_tensor as kernels;
 
+/// Graph export (DOT, SVG, interactive HTML) and the inspection tools' types.
+pub use nabla_autograd::viz;
+
 /// What most programs need: `use nabla::prelude::*;`.
 pub mod prelude {
     pub use nabla_autograd::prelude::*;
