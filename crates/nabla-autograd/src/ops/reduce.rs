@@ -234,7 +234,9 @@ impl Tensor {
         let n: usize = dims.iter().map(|&d| x.shape()[d]).product();
         let summed = x.raw().sum_dims_keep(op, &dims)?;
         let scale = if mean { 1.0 / n as f64 } else { 1.0 };
-        let out = if mean { summed.map(op, &crate::ops::binary::ScalarKernel { s: scale, op: b'*' })? } else { summed };
+        // sum / n, not sum · (1/n): 1/n is inexact, and the mean of a constant must be that
+        // constant (so that its variance is exactly 0)
+        let out = if mean { summed.map(op, &DivBy(n as f64))? } else { summed };
         let out = out.with_layout(Layout::contiguous(&reduced_shape(x.shape(), &dims, keepdim)));
         let input: Shape = x.shape().into();
         record(out, &[&x], false, || SumBackward { input, dims, keepdim, scale, mean })
@@ -401,6 +403,11 @@ impl Tensor {
         let dims = resolve_dims(dims, x.dims(), "var")?;
         let n: usize = dims.iter().map(|&d| x.shape()[d]).product();
         let mean = x.try_mean_dims(&dims, true)?;
+        // One refinement of the mean by the mean of the residuals (0 in exact arithmetic, so
+        // added as a constant: derivatives are unchanged). Without it a rounded f32 mean of
+        // large values leaves residuals that do not cancel: a constant 1e8 had variance 3e4.
+        let correction = crate::grad_mode::no_grad(|| x.try_sub(&mean)?.try_mean_dims(&dims, true))?;
+        let mean = mean.try_add(&correction)?;
         let centered = x.try_sub(&mean)?;
         let ss = centered.try_mul(&centered)?.try_sum_dims(&dims, keepdim)?;
         let denom = if unbiased { n.saturating_sub(1) } else { n };
@@ -464,6 +471,14 @@ impl Tensor {
         let d = dim.to_index(x.dims(), op)?;
         let out = x.raw().softmax_dim(op, d, log)?;
         record(out, &[&x], true, || SoftmaxBackward { dim: d, log })
+    }
+}
+
+/// `x / d` element-wise.
+struct DivBy(f64);
+impl nabla_tensor::elementwise::UnaryKernel for DivBy {
+    fn f<T: nabla_tensor::Float>(&self, x: T) -> T {
+        x / T::cast(self.0)
     }
 }
 
