@@ -476,11 +476,14 @@ fn allocation_budget(kind: Kind, len: usize) -> usize {
     }
 }
 
-/// An error text with its digits blanked and the file name dropped: its "kind".
+/// An error text without its file name and with every word holding a digit (sizes,
+/// magic numbers, shapes) blanked: its "kind".
 fn error_class(text: &str) -> String {
     let text = text.split_once(": ").map_or(text, |(_, rest)| rest);
-    let mut out: String = text.chars().map(|c| if c.is_ascii_digit() { '#' } else { c }).collect();
-    out.truncate(120);
+    let words: Vec<&str> =
+        text.split_whitespace().map(|w| if w.chars().any(|c| c.is_ascii_digit()) { "#" } else { w }).collect();
+    let mut out = words.join(" ");
+    out.truncate(100);
     out
 }
 
@@ -588,7 +591,7 @@ fn main() {
             }
         };
         // a result not seen before: keep the input as a starting point for later mutations
-        if seen[k].insert(class) || (rng.chance(64) && pools[k].1.len() < 4096) {
+        if (seen[k].insert(class) || rng.chance(64)) && pools[k].1.len() < 8192 {
             pools[k].1.push(input);
         }
         if Instant::now() >= next_report {
