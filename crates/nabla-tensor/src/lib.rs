@@ -15,6 +15,7 @@
 
 extern crate gemm as gemm_crate;
 
+pub mod conv;
 pub mod dtype;
 pub mod elementwise;
 pub mod error;
