@@ -6,6 +6,7 @@
 //! and a change to one should be a decision, seen in review.
 
 use nabla::autograd::{grad, GradOptions};
+use nabla::functional as F;
 use nabla::prelude::*;
 use nabla::Result;
 use std::any::Any;
@@ -533,6 +534,130 @@ fn anomaly_mode_catches_an_infinity_in_the_backward() {
     // without anomaly mode, the infinity is simply the answer
     y.backward();
     assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![f64::INFINITY, 0.25]);
+}
+
+// ---- layers' functions: convolution, pooling, linear, losses, dropout ---------------------
+
+fn conv(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    F::try_conv2d(x, w, None, [1, 1], [0, 0], [1, 1], 1)
+}
+
+#[test]
+fn conv2d_of_an_input_without_batch_and_channel_dimensions() {
+    let (x, w) = (f32s(&[28, 28]), f32s(&[16, 1, 3, 3]));
+    misuse("conv2d: expected a 3-D (unbatched [C, H, W]) or 4-D (batched [N, C, H, W]) input, got shape [28, 28]; hint: add the missing channel or batch dimensions with unsqueeze(0)", || conv(&x, &w), || F::conv2d(&x, &w, None, [1, 1], [0, 0], [1, 1], 1));
+}
+
+#[test]
+fn conv2d_with_a_weight_of_the_wrong_rank() {
+    let (x, w) = (f32s(&[8, 1, 28, 28]), f32s(&[16, 3, 3]));
+    misuse("conv2d: expected a 4-D weight [C_out, C_in / groups, kH, kW], got shape [16, 3, 3]; hint: the weight of a 2-D convolution has 4 dimensions", || conv(&x, &w), || F::conv2d(&x, &w, None, [1, 1], [0, 0], [1, 1], 1));
+}
+
+#[test]
+fn conv2d_with_input_channels_that_do_not_match_the_weight() {
+    let (x, w) = (f32s(&[8, 1, 28, 28]), f32s(&[16, 3, 3, 3]));
+    misuse("conv2d: expected input [N, C, H, W] with C = 3 (weight [16, 3, 3, 3] with groups 1), got input [8, 1, 28, 28]; hint: the input's channels must equal weight.shape[1] × groups; give a weight of shape [C_out, C_in / groups, kH, kW] matching the input, or fix the input's channels", || conv(&x, &w), || F::conv2d(&x, &w, None, [1, 1], [0, 0], [1, 1], 1));
+}
+
+#[test]
+fn conv2d_with_a_kernel_larger_than_the_input() {
+    let (x, w) = (f32s(&[1, 1, 4, 4]), f32s(&[2, 1, 5, 5]));
+    misuse("conv2d: Kernel size can't be greater than actual input size: calculated padded input size per channel (4 x 4), kernel size with dilation (5 x 5) (input [1, 1, 4, 4], weight [2, 1, 5, 5], padding [0, 0], dilation [1, 1]); hint: use a smaller kernel or dilation, add padding, or give a larger input", || conv(&x, &w), || F::conv2d(&x, &w, None, [1, 1], [0, 0], [1, 1], 1));
+}
+
+#[test]
+fn conv2d_with_groups_that_do_not_divide_the_channels() {
+    let (x, w) = (f32s(&[1, 4, 8, 8]), f32s(&[6, 2, 3, 3]));
+    misuse("conv2d: expected input [N, C, H, W] with C = 6 (weight [6, 2, 3, 3] with groups 3), got input [1, 4, 8, 8]; hint: groups = 3 must divide the input's 4 channels; the input's channels must equal weight.shape[1] × groups", || F::try_conv2d(&x, &w, None, [1, 1], [0, 0], [1, 1], 3), || {
+        F::conv2d(&x, &w, None, [1, 1], [0, 0], [1, 1], 3)
+    });
+}
+
+#[test]
+fn conv2d_with_stride_zero() {
+    let (x, w) = (f32s(&[1, 1, 8, 8]), f32s(&[2, 1, 3, 3]));
+    misuse("conv2d: non-positive stride is not supported: got stride [0, 1] (input [1, 1, 8, 8], weight [2, 1, 3, 3]); hint: every stride must be at least 1 (1 is the default)", || F::try_conv2d(&x, &w, None, [0, 1], [0, 0], [1, 1], 1), || {
+        F::conv2d(&x, &w, None, [0, 1], [0, 0], [1, 1], 1)
+    });
+}
+
+#[test]
+fn conv2d_with_a_bias_of_the_wrong_size() {
+    let (x, w, b) = (f32s(&[1, 1, 8, 8]), f32s(&[2, 1, 3, 3]), f32s(&[3]));
+    misuse("conv2d: expected a bias of shape [2] (one per output channel), got [3]; hint: the bias has one value per output channel", || F::try_conv2d(&x, &w, Some(&b), [1, 1], [0, 0], [1, 1], 1), || {
+        F::conv2d(&x, &w, Some(&b), [1, 1], [0, 0], [1, 1], 1)
+    });
+}
+
+#[test]
+fn max_pool2d_of_a_flat_input() {
+    let x = f32s(&[8, 784]);
+    misuse("max_pool2d: expected a 3-D (unbatched [C, H, W]) or 4-D (batched [N, C, H, W]) input, got shape [8, 784]; hint: add the missing dimensions with unsqueeze(0)", || F::try_max_pool2d(&x, [2, 2], [2, 2], [0, 0]), || F::max_pool2d(&x, [2, 2], [2, 2], [0, 0]));
+}
+
+#[test]
+fn max_pool2d_with_padding_over_half_the_kernel() {
+    let x = f32s(&[1, 1, 8, 8]);
+    misuse("max_pool2d: pad should be at most half of effective kernel size, but got padding [2, 2] for kernel [2, 2] (input [1, 1, 8, 8]); hint: use padding = kernel / 2 or less", || F::try_max_pool2d(&x, [2, 2], [2, 2], [2, 2]), || F::max_pool2d(&x, [2, 2], [2, 2], [2, 2]));
+}
+
+#[test]
+fn linear_with_in_features_that_do_not_match() {
+    let (x, w) = (f32s(&[8, 784]), f32s(&[10, 784 / 2]));
+    misuse("linear: mat1 and mat2 shapes cannot be multiplied (8x784 and 392x10): the input [8, 784] has 784 features, the weight [10, 392] expects 392; hint: the weight is [out_features, in_features]; check in_features, or flatten the input first", || F::try_linear(&x, &w, None), || F::linear(&x, &w, None));
+}
+
+#[test]
+fn cross_entropy_with_a_class_out_of_range() {
+    let (logits, target) = (f32s(&[3, 10]), idx(&[1, 10, 2]));
+    misuse("cross_entropy: Target 10 is out of bounds: the input [3, 10] has 10 classes, so class indices must be in 0..10 (or equal ignore_index -100)", || F::try_cross_entropy(&logits, &target), || F::cross_entropy(&logits, &target));
+}
+
+#[test]
+fn cross_entropy_with_a_negative_class() {
+    let (logits, target) = (f32s(&[3, 10]), idx(&[1, -2, 2]));
+    misuse("cross_entropy: Target -2 is out of bounds: the input [3, 10] has 10 classes, so class indices must be in 0..10 (or equal ignore_index -100)", || F::try_cross_entropy(&logits, &target), || F::cross_entropy(&logits, &target));
+}
+
+#[test]
+fn cross_entropy_with_a_batch_size_mismatch() {
+    let (logits, target) = (f32s(&[3, 10]), idx(&[1, 2]));
+    misuse("cross_entropy: expected targets of shape [N] = [3] with class indices (int64), got [2] (int64) for input [3, 10]; hint: class-index targets have the input's shape without the class dimension 1: [3]", || F::try_cross_entropy(&logits, &target), || F::cross_entropy(&logits, &target));
+}
+
+#[test]
+fn nll_loss_with_float_targets() {
+    let (logp, target) = (f32s(&[3, 10]), f32s(&[3]));
+    misuse("nll_loss: expected targets of shape [N] = [3] with class indices (int64), got [3] (float32) for input [3, 10]; hint: convert the targets with to_dtype(DType::I64)", || F::try_nll_loss(&logp, &target), || F::nll_loss(&logp, &target));
+}
+
+#[test]
+fn mse_loss_of_shapes_that_differ() {
+    let (a, b) = (f32s(&[4, 1]), f32s(&[4]));
+    misuse("mse_loss: input shape [4, 1] and target shape [4] differ; PyTorch would broadcast them to [4, 4] with a warning, which is almost never intended; hint: give the target the input's shape, e.g. target.reshape(&[4, 1])", || F::try_mse_loss(&a, &b), || F::mse_loss(&a, &b));
+}
+
+#[test]
+fn binary_cross_entropy_of_an_input_outside_0_1() {
+    let (p, t) = (Tensor::from_vec(vec![0.5f32, 1.5], &[2]), Tensor::from_vec(vec![0.0f32, 1.0], &[2]));
+    misuse("binary_cross_entropy: all elements of input should be between 0 and 1 (found a value outside [0, 1], or NaN); hint: apply sigmoid first, or use binary_cross_entropy_with_logits on the logits", || F::try_binary_cross_entropy(&p, &t), || F::binary_cross_entropy(&p, &t));
+}
+
+#[test]
+fn dropout_probability_above_one() {
+    let x = f32s(&[4]);
+    misuse(
+        "dropout: dropout probability has to be between 0 and 1, but got 1.5",
+        || F::try_dropout(&x, 1.5, true),
+        || F::dropout(&x, 1.5, true),
+    );
+}
+
+#[test]
+fn softplus_with_beta_zero() {
+    let x = f32s(&[4]);
+    misuse("softplus: beta must be non-zero, got 0", || x.try_softplus(0.0, 20.0), || x.softplus(0.0, 20.0));
 }
 
 // ---- data -------------------------------------------------------------------------------

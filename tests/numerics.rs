@@ -3,6 +3,7 @@
 //! ±1000, softplus of large values, the variance of a constant. Each case is checked in
 //! f32 and f64, and against the exact value where it is known in closed form.
 
+use nabla::functional as F;
 use nabla::prelude::*;
 
 const DTYPES: [DType; 2] = [DType::F32, DType::F64];
@@ -128,5 +129,97 @@ fn variance_of_large_values_with_a_small_spread_is_not_negative() {
         let (var, g) = value_and_grad(&x, |x| x.var(false), &[1.0]);
         assert_close("var", &var, &[0.25], 1e-4);
         assert_finite("d var", &g);
+    }
+}
+
+// ---- losses and activations built on the primitives ----------------------------------------
+
+#[test]
+fn cross_entropy_of_logits_of_plus_minus_1e4() {
+    for dtype in DTYPES {
+        let x = leaf(&[1e4, -1e4, 0.0, -1e4, 1e4, 0.0], &[2, 3], dtype);
+        let target = Tensor::from_vec(vec![1i64, 1], &[2]);
+        let loss = F::cross_entropy(&x, &target);
+        // sample 0 puts all its mass on class 0: -log p(1) = 2e4; sample 1 is right: 0
+        assert_close("cross_entropy", &loss, &[1e4], 1e-7);
+        loss.backward();
+        let g = x.grad().unwrap();
+        assert_finite("d cross_entropy", &g);
+        // (softmax - onehot) / N
+        assert_close("d cross_entropy", &g, &[0.5, -0.5, 0.0, 0.0, 0.0, 0.0], 1e-7);
+
+        // label smoothing spreads ε/C onto every class, including the -1e4 ones
+        let x = leaf(&[1e4, -1e4, 0.0], &[1, 3], dtype);
+        let opts = F::CrossEntropyOptions { label_smoothing: 0.1, ..Default::default() };
+        let loss = F::cross_entropy_with(&x, &Tensor::from_vec(vec![0i64], &[1]), &opts);
+        // (1 - ε)·0 + ε/3·(0 + 2e4 + 1e4)
+        assert_close("cross_entropy smoothed", &loss, &[1e3], 1e-6);
+        loss.backward();
+        assert_finite("d cross_entropy smoothed", &x.grad().unwrap());
+    }
+}
+
+#[test]
+fn binary_cross_entropy_with_logits_of_plus_minus_1e4() {
+    for dtype in DTYPES {
+        let x = leaf(&[1e4, -1e4, 1e4, -1e4], &[4], dtype);
+        let t = Tensor::from_vec(vec![1.0, 0.0, 0.0, 1.0], &[4]).to_dtype(dtype);
+        let loss = F::binary_cross_entropy_with_logits(&x, &t);
+        // right with certainty twice (0), wrong with certainty twice (1e4 each)
+        assert_close("bce_with_logits", &loss, &[5e3], 1e-7);
+        loss.backward();
+        let g = x.grad().unwrap();
+        assert_finite("d bce_with_logits", &g);
+        // (sigmoid(x) - t) / N
+        assert_close("d bce_with_logits", &g, &[0.0, 0.0, 0.25, -0.25], 1e-7);
+    }
+}
+
+#[test]
+fn binary_cross_entropy_of_probabilities_exactly_0_and_1() {
+    // log(0) is clamped at -100, as in PyTorch: a finite, large loss
+    for dtype in DTYPES {
+        let p = leaf(&[0.0, 1.0, 1.0, 0.0], &[4], dtype);
+        let t = Tensor::from_vec(vec![1.0, 0.0, 1.0, 0.0], &[4]).to_dtype(dtype);
+        let loss = F::binary_cross_entropy(&p, &t);
+        assert_close("bce", &loss, &[50.0], 1e-7);
+        loss.backward();
+        assert_finite("d bce", &p.grad().unwrap());
+    }
+}
+
+#[test]
+fn softplus_of_large_values() {
+    for dtype in DTYPES {
+        for threshold in [20.0, 1e9] {
+            // with threshold 1e9 the linear shortcut never applies: the formula itself must
+            // not overflow (exp(1000) is infinite)
+            let x = leaf(&[1000.0, -1000.0, 50.0, 0.0], &[4], dtype);
+            let (y, g) = value_and_grad(&x, |x| F::softplus(x, 1.0, threshold), &[1.0; 4]);
+            assert_finite("softplus", &y);
+            assert_close("softplus", &y, &[1000.0, 0.0, 50.0, std::f64::consts::LN_2], 1e-7);
+            assert_finite("d softplus", &g);
+            assert_close("d softplus", &g, &[1.0, 0.0, 1.0, 0.5], 1e-7);
+        }
+    }
+}
+
+#[test]
+fn other_activations_of_plus_minus_1000() {
+    let cases: Vec<(&str, fn(&Tensor) -> Tensor, [f64; 2], [f64; 2])> = vec![
+        ("silu", |x| F::silu(x), [-0.0, 1000.0], [0.0, 1.0]),
+        ("gelu", |x| F::gelu(x), [-0.0, 1000.0], [0.0, 1.0]),
+        ("gelu_tanh", |x| F::gelu_tanh(x), [-0.0, 1000.0], [0.0, 1.0]),
+        ("elu", |x| F::elu(x, 1.0), [-1.0, 1000.0], [0.0, 1.0]),
+    ];
+    for dtype in DTYPES {
+        for (name, f, value, slope) in &cases {
+            let x = leaf(&[-1000.0, 1000.0], &[2], dtype);
+            let (y, g) = value_and_grad(&x, f, &[1.0, 1.0]);
+            assert_finite(name, &y);
+            assert_close(name, &y, value, 1e-7);
+            assert_finite(&format!("d {name}"), &g);
+            assert_close(&format!("d {name}"), &g, slope, 1e-7);
+        }
     }
 }
