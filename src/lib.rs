@@ -32,10 +32,15 @@ pub use nabla_autograd::functional;
 /// The kernel layer: storage, layouts and CPU kernels, without autograd.
 pub use nabla_tensor as kernels;
 
+/// Layers, optimizers and initializers (PyTorch's `torch.nn`, `torch.optim`, `torch.nn.init`).
+pub use nabla_nn::{init, nn, optim};
+
 /// Graph export (DOT, SVG, interactive HTML) and the inspection tools' types.
 pub use nabla_autograd::viz;
 
 /// What most programs need: `use nabla::prelude::*;`.
 pub mod prelude {
     pub use nabla_autograd::prelude::*;
+    pub use nabla_nn::nn::Module;
+    pub use nabla_nn::optim::{LrScheduler, Optimizer};
 }

@@ -15,7 +15,8 @@ use smallvec::smallvec;
 
 /// A loss of the difference `d = input − target`, element by element.
 trait PointwiseLoss: Copy + Send + Sync + 'static {
-    const BACKWARD: &'static str;
+    /// The backward node's name, as PyTorch prints it.
+    fn backward_name(self) -> &'static str;
     fn f<T: Float>(self, d: T) -> T;
     fn df<T: Float>(self, d: T) -> T;
     /// `f'(d)` from recorded ops, for create_graph.
@@ -25,7 +26,9 @@ trait PointwiseLoss: Copy + Send + Sync + 'static {
 #[derive(Clone, Copy)]
 struct Squared;
 impl PointwiseLoss for Squared {
-    const BACKWARD: &'static str = "MseLossBackward";
+    fn backward_name(self) -> &'static str {
+        "MseLossBackward"
+    }
     fn f<T: Float>(self, d: T) -> T {
         d * d
     }
@@ -40,7 +43,9 @@ impl PointwiseLoss for Squared {
 #[derive(Clone, Copy)]
 struct Absolute;
 impl PointwiseLoss for Absolute {
-    const BACKWARD: &'static str = "L1LossBackward";
+    fn backward_name(self) -> &'static str {
+        "L1LossBackward"
+    }
     fn f<T: Float>(self, d: T) -> T {
         d.abs()
     }
@@ -62,22 +67,37 @@ impl PointwiseLoss for Absolute {
 #[derive(Clone, Copy)]
 struct Huber {
     delta: f64,
-    /// 1 for Huber, 1/beta for smooth-L1
-    scale: f64,
+    /// Smooth-L1 with `beta = delta`: Huber divided by `delta`.
+    smooth_l1: bool,
+}
+impl Huber {
+    fn scale(self) -> f64 {
+        if self.smooth_l1 {
+            1.0 / self.delta
+        } else {
+            1.0
+        }
+    }
 }
 impl PointwiseLoss for Huber {
-    const BACKWARD: &'static str = "HuberLossBackward";
+    fn backward_name(self) -> &'static str {
+        if self.smooth_l1 {
+            "SmoothL1LossBackward"
+        } else {
+            "HuberLossBackward"
+        }
+    }
     fn f<T: Float>(self, d: T) -> T {
         let (a, delta) = (d.abs(), T::cast(self.delta));
         let l = if a < delta { T::cast(0.5) * d * d } else { delta * (a - T::cast(0.5) * delta) };
-        l * T::cast(self.scale)
+        l * T::cast(self.scale())
     }
     fn df<T: Float>(self, d: T) -> T {
         let delta = T::cast(self.delta);
-        d.max(-delta).min(delta) * T::cast(self.scale)
+        d.max(-delta).min(delta) * T::cast(self.scale())
     }
     fn df_graph(self, d: &Tensor) -> Result<Tensor> {
-        d.try_clamp(Some(-self.delta), Some(self.delta))?.try_mul_scalar(self.scale)
+        d.try_clamp(Some(-self.delta), Some(self.delta))?.try_mul_scalar(self.scale())
     }
 }
 
@@ -117,7 +137,7 @@ struct PointwiseBackward<L> {
 }
 impl<L: PointwiseLoss> Backward for PointwiseBackward<L> {
     fn name(&self) -> &'static str {
-        L::BACKWARD
+        self.l.backward_name()
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
         let (a, b) = (self.a.get(ctx.name())?, self.b.get(ctx.name())?);
@@ -250,7 +270,7 @@ pub fn try_huber_loss_with(input: &Tensor, target: &Tensor, delta: f64, reductio
             format!("huber_loss does not support non-positive values for delta, got {delta}"),
         ));
     }
-    pointwise("huber_loss", input, target, Huber { delta, scale: 1.0 }, reduction)
+    pointwise("huber_loss", input, target, Huber { delta, smooth_l1: false }, reduction)
 }
 
 /// Smooth L1 loss: `½ d² / beta` where `|d| < beta`, else `|d| − ½ beta`, averaged
@@ -285,7 +305,7 @@ pub fn try_smooth_l1_loss_with(input: &Tensor, target: &Tensor, beta: f64, reduc
             format!("smooth_l1_loss does not support negative values for beta, got {beta}"),
         ));
     }
-    pointwise("smooth_l1_loss", input, target, Huber { delta: beta, scale: 1.0 / beta }, reduction)
+    pointwise("smooth_l1_loss", input, target, Huber { delta: beta, smooth_l1: true }, reduction)
 }
 
 #[cfg(test)]
@@ -362,5 +382,7 @@ mod tests {
         let b = b.t();
         assert_eq!(mse_loss_with(&a, &b, Reduction::None).grad_fn().unwrap().name(), "MseLossBackward");
         assert_eq!(l1_loss_with(&a, &b, Reduction::None).grad_fn().unwrap().name(), "L1LossBackward");
+        assert_eq!(huber_loss_with(&a, &b, 1.0, Reduction::None).grad_fn().unwrap().name(), "HuberLossBackward");
+        assert_eq!(smooth_l1_loss_with(&a, &b, 0.5, Reduction::None).grad_fn().unwrap().name(), "SmoothL1LossBackward");
     }
 }
