@@ -47,5 +47,22 @@ impl Dim for isize {
 
 /// Resolves a dimension that may be one past the end (for `unsqueeze` and `stack`).
 pub(crate) fn to_insert_index<D: Dim>(d: D, ndim: usize, op: &'static str) -> Result<usize> {
-    d.to_index(ndim + 1, op)
+    // The plain DimOutOfRange text would speak of a tensor with ndim + 1 dimensions.
+    d.to_index(ndim + 1, op).map_err(|e| match e {
+        Error::DimOutOfRange { dim, .. } => {
+            let n = ndim as i64 + 1;
+            Error::shape(
+                op,
+                format!(
+                    "Dimension out of range (expected to be in range of [{}, {}], but got {dim}) for a new \
+                     dimension of a tensor with {ndim} dimension{}",
+                    -n,
+                    n - 1,
+                    if ndim == 1 { "" } else { "s" }
+                ),
+                format!("a new dimension goes at 0..={ndim}, or counted from the end at {}..=-1", -n),
+            )
+        }
+        e => e,
+    })
 }

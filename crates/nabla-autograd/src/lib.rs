@@ -53,7 +53,7 @@ pub mod autograd {
     pub use crate::explain::{
         explain, explain_with, try_explain, Accumulation, BackwardSteps, Flow, LeafGrad, Step, Transcript,
     };
-    pub use crate::grad_mode::{detect_anomaly, AnomalyGuard};
+    pub use crate::grad_mode::{detect_anomaly, is_anomaly_enabled, AnomalyGuard};
     pub use crate::gradcheck::{gradcheck, gradcheck_with, gradgradcheck, GradcheckOptions, GradcheckReport};
     pub use crate::graph::{live_nodes, Backward, BackwardCtx, Grads, Saved};
     pub use crate::viz::{check_nodes, check_nodes_with, first_bad_node, NoGradReason, NodeCheck, NodeStatus};

@@ -268,7 +268,8 @@ impl RawTensor {
             return Err(Error::DType {
                 op,
                 msg: format!(
-                    "where expected condition to be a boolean tensor, but got a tensor with dtype {}",
+                    "where expected condition to be a boolean tensor, but got a tensor with dtype {}; \
+                     hint: make one with a comparison (x.gt(0.0)) or convert it with to_dtype(DType::Bool)",
                     mask.dtype()
                 ),
             });

@@ -176,7 +176,17 @@ impl RawTensor {
         if k != k2 {
             return Err(Error::MatmulShape { op, lhs: a_shape, rhs: b_shape });
         }
-        let batch = broadcast_shapes(op, &ash[..ash.len() - 2], &bsh[..bsh.len() - 2])?;
+        let batch = broadcast_shapes(op, &ash[..ash.len() - 2], &bsh[..bsh.len() - 2]).map_err(|_| {
+            Error::shape(
+                op,
+                format!(
+                    "the batch dimensions {:?} and {:?} (full shapes {a_shape:?} and {b_shape:?}) cannot be broadcast",
+                    &ash[..ash.len() - 2],
+                    &bsh[..bsh.len() - 2]
+                ),
+                "batch sizes must be equal or one of them 1, compared from the last batch dimension",
+            )
+        })?;
         let out = match self.dtype() {
             DType::F32 => matmul_t::<f32>(&a, &b, &batch, m, k, n),
             DType::F64 => matmul_t::<f64>(&a, &b, &batch, m, k, n),

@@ -238,10 +238,10 @@ impl RawTensor {
     /// If the tensor does not have exactly one element.
     #[track_caller]
     pub fn item(&self) -> f64 {
-        assert_eq!(
-            self.numel(),
-            1,
-            "item: a Tensor with {} elements cannot be converted to Scalar (shape {:?})",
+        assert!(
+            self.numel() == 1,
+            "item: a Tensor with {} elements cannot be converted to Scalar (shape {:?}); \
+             hint: reduce it first (sum(), mean()) or take one element with narrow",
             self.numel(),
             self.shape()
         );

@@ -191,9 +191,11 @@ impl RawTensor {
                         z += e;
                     }
                     if log {
-                        let lz = z.ln() + m;
+                        // (x - m) - ln z, as PyTorch: x - (m + ln z) would round m + ln z
+                        // first and lose ln z's digits next to a large m (f32: 1e4 + ln 2).
+                        let lz = z.ln();
                         for i in 0..n {
-                            out[p[1] + i * st[1]] = at(i) - lz;
+                            out[p[1] + i * st[1]] = (at(i) - m) - lz;
                         }
                     } else {
                         let inv = T::one() / z;

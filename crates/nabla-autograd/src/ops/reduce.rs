@@ -234,7 +234,9 @@ impl Tensor {
         let n: usize = dims.iter().map(|&d| x.shape()[d]).product();
         let summed = x.raw().sum_dims_keep(op, &dims)?;
         let scale = if mean { 1.0 / n as f64 } else { 1.0 };
-        let out = if mean { summed.map(op, &crate::ops::binary::ScalarKernel { s: scale, op: b'*' })? } else { summed };
+        // sum / n, not sum · (1/n): 1/n is inexact, and the mean of a constant must be that
+        // constant (so that its variance is exactly 0)
+        let out = if mean { summed.map(op, &DivBy(n as f64))? } else { summed };
         let out = out.with_layout(Layout::contiguous(&reduced_shape(x.shape(), &dims, keepdim)));
         let input: Shape = x.shape().into();
         record(out, &[&x], false, || SumBackward { input, dims, keepdim, scale, mean })
@@ -300,7 +302,12 @@ impl Tensor {
     /// [`Tensor::max_dim`] (`max = true`) or [`Tensor::min_dim`], returning errors.
     #[track_caller]
     pub fn try_extremum_dim<D: Dim>(&self, dim: D, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
-        let op = if max { "max" } else { "min" };
+        self.extremum_dim_as(if max { "max" } else { "min" }, dim, keepdim, max)
+    }
+
+    /// [`Tensor::try_extremum_dim`] with `op` (`"argmax"`, …) named in errors.
+    #[track_caller]
+    fn extremum_dim_as<D: Dim>(&self, op: &'static str, dim: D, keepdim: bool, max: bool) -> Result<(Tensor, Tensor)> {
         let x = if self.dims() == 0 { self.try_reshape(&[1usize])? } else { self.clone() };
         let d = dim.to_index(x.dims(), op)?;
         let (vals, idx) = x.raw().extremum_dim(op, d, max)?;
@@ -320,6 +327,7 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn max(&self) -> Tensor {
+        or_panic(self.check_reducible("max"));
         self.flatten(0, -1).max_dim(0, false).0
     }
 
@@ -331,7 +339,20 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn min(&self) -> Tensor {
+        or_panic(self.check_reducible("min"));
         self.flatten(0, -1).min_dim(0, false).0
+    }
+
+    /// A whole-tensor max or min needs at least one element (PyTorch's wording).
+    fn check_reducible(&self, op: &'static str) -> Result<()> {
+        if self.numel() > 0 {
+            return Ok(());
+        }
+        Err(Error::shape(
+            op,
+            format!("Expected reduction dim to be specified for input.numel() == 0 (shape {:?})", self.shape()),
+            format!("there is no element to take the {op} of; reduce along a non-empty dimension with {op}_dim"),
+        ))
     }
 
     /// Positions of the largest values along `dim` (int64, not differentiable).
@@ -342,13 +363,13 @@ impl Tensor {
     /// ```
     #[track_caller]
     pub fn argmax<D: Dim>(&self, dim: D, keepdim: bool) -> Tensor {
-        crate::grad_mode::no_grad(|| self.max_dim(dim, keepdim).1)
+        crate::grad_mode::no_grad(|| or_panic(self.extremum_dim_as("argmax", dim, keepdim, true)).1)
     }
 
     /// Positions of the smallest values along `dim` (int64).
     #[track_caller]
     pub fn argmin<D: Dim>(&self, dim: D, keepdim: bool) -> Tensor {
-        crate::grad_mode::no_grad(|| self.min_dim(dim, keepdim).1)
+        crate::grad_mode::no_grad(|| or_panic(self.extremum_dim_as("argmin", dim, keepdim, false)).1)
     }
 
     /// Variance over all elements, with Bessel's correction when `unbiased`
@@ -382,6 +403,11 @@ impl Tensor {
         let dims = resolve_dims(dims, x.dims(), "var")?;
         let n: usize = dims.iter().map(|&d| x.shape()[d]).product();
         let mean = x.try_mean_dims(&dims, true)?;
+        // One refinement of the mean by the mean of the residuals (0 in exact arithmetic, so
+        // added as a constant: derivatives are unchanged). Without it a rounded f32 mean of
+        // large values leaves residuals that do not cancel: a constant 1e8 had variance 3e4.
+        let correction = crate::grad_mode::no_grad(|| x.try_sub(&mean)?.try_mean_dims(&dims, true))?;
+        let mean = mean.try_add(&correction)?;
         let centered = x.try_sub(&mean)?;
         let ss = centered.try_mul(&centered)?.try_sum_dims(&dims, keepdim)?;
         let denom = if unbiased { n.saturating_sub(1) } else { n };
@@ -445,6 +471,14 @@ impl Tensor {
         let d = dim.to_index(x.dims(), op)?;
         let out = x.raw().softmax_dim(op, d, log)?;
         record(out, &[&x], true, || SoftmaxBackward { dim: d, log })
+    }
+}
+
+/// `x / d` element-wise.
+struct DivBy(f64);
+impl nabla_tensor::elementwise::UnaryKernel for DivBy {
+    fn f<T: nabla_tensor::Float>(&self, x: T) -> T {
+        x / T::cast(self.0)
     }
 }
 
