@@ -118,7 +118,11 @@ fn every_crafted_bad_idx_file_is_an_error_naming_it() {
     let files = entries(&corpus("idx"), false);
     let results = files
         .iter()
-        .map(|f| expect_rejected(f, f, budget(std::fs::metadata(f).unwrap().len() as usize), read_idx))
+        .map(|f| {
+            expect_rejected(f, f, budget(std::fs::metadata(f).unwrap().len() as usize), |p: &std::path::Path| {
+                read_idx(p)
+            })
+        })
         .collect();
     assert_none_failed(results, files.len());
 }
@@ -189,7 +193,11 @@ fn every_crafted_bad_safetensors_file_is_an_error_naming_it() {
     let files = entries(&corpus("safetensors"), false);
     let results = files
         .iter()
-        .map(|f| expect_rejected(f, f, budget(std::fs::metadata(f).unwrap().len() as usize), StateDict::load))
+        .map(|f| {
+            expect_rejected(f, f, budget(std::fs::metadata(f).unwrap().len() as usize), |p: &std::path::Path| {
+                StateDict::load(p)
+            })
+        })
         .collect();
     assert_none_failed(results, files.len());
 }
