@@ -5,7 +5,7 @@
 
 use nabla::data::synthetic;
 use nabla::functional as F;
-use nabla::nn::{Linear, Sigmoid, Sequential};
+use nabla::nn::{Linear, Sequential, Sigmoid};
 use nabla::optim::SGD;
 use nabla::prelude::*;
 

@@ -45,7 +45,10 @@ fn main() {
         bar.finish_and_clear();
         train_loss = sum / seen as f64;
         test_accuracy = accuracy(&model, &data.test);
-        println!("epoch {epoch}/{epochs}  train loss {train_loss:.4}  held-out accuracy {:.2} %", 100.0 * test_accuracy);
+        println!(
+            "epoch {epoch}/{epochs}  train loss {train_loss:.4}  held-out accuracy {:.2} %",
+            100.0 * test_accuracy
+        );
     }
     let seconds = start.elapsed().as_secs_f64();
     println!("held-out accuracy {:.2} % after {epochs} epochs in {seconds:.1} s", 100.0 * test_accuracy);

@@ -35,7 +35,11 @@ impl Conv2d {
         // PyTorch's default: U(±1/√fan_in) for weight and bias
         let bound = 1.0 / ((in_channels * kernel * kernel) as f64).sqrt();
         let uniform = |shape: &[usize]| ((Tensor::rand(shape) * 2.0 - 1.0) * bound).requires_grad_(true);
-        Conv2d { weight: uniform(&[out_channels, in_channels, kernel, kernel]), bias: uniform(&[out_channels]), padding: 0 }
+        Conv2d {
+            weight: uniform(&[out_channels, in_channels, kernel, kernel]),
+            bias: uniform(&[out_channels]),
+            padding: 0,
+        }
     }
 
     fn padding(mut self, padding: usize) -> Conv2d {

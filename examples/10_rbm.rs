@@ -125,5 +125,7 @@ fn main() {
     let filters = dir.join("filters.pgm");
     write_filters(&filters, &rbm.w.detach()).expect("writing the filters");
     println!("learned filters: {}", filters.display());
-    println!("result: recon_error={error:.3} blank_error={blank:.3} epochs={epochs} hidden={hidden} seconds={seconds:.1}");
+    println!(
+        "result: recon_error={error:.3} blank_error={blank:.3} epochs={epochs} hidden={hidden} seconds={seconds:.1}"
+    );
 }

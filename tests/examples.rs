@@ -38,10 +38,7 @@ fn run(name: &str, args: &[&str]) -> HashMap<String, String> {
         .rev()
         .find_map(|l| l.strip_prefix("result:"))
         .unwrap_or_else(|| panic!("{name} printed no `result:` line:\n{stdout}"));
-    line.split_whitespace()
-        .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    line.split_whitespace().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 fn num(result: &HashMap<String, String>, key: &str) -> f64 {
