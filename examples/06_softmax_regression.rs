@@ -21,7 +21,7 @@ fn main() {
     let data = mnist();
     println!("MNIST: {} training images, {} held out", data.train.len(), data.test.len());
     let model = Sequential::new().add(Flatten::new()).add(Linear::new(28 * 28, 10));
-    let mut opt = SGD::new(model.parameters(), 0.1).momentum(0.9);
+    let mut opt = SGD::new(model.parameters(), 0.05).momentum(0.9);
     let loader = DataLoader::new(data.train.clone(), 64).shuffle(true).prefetch(true);
 
     let start = Instant::now();

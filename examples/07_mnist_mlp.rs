@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{accuracy, flag_or, mnist, run_dir, train_epoch, write_metrics, EpochMetrics};
+use common::{accuracy, flag_or, mnist, run_dir, standardized, train_epoch, write_metrics, EpochMetrics};
 use nabla::data::{DataLoader, Dataset};
 use nabla::nn::{Activation, Flatten, Mlp, Sequential};
 use nabla::optim::Adam;
@@ -17,7 +17,7 @@ fn main() {
     nabla::manual_seed(0);
     let epochs = flag_or("--epochs", 5);
     let dir = run_dir("mnist_mlp");
-    let data = mnist();
+    let data = standardized(mnist());
     println!("MNIST: {} training images, {} held out", data.train.len(), data.test.len());
     let model = Sequential::new().add(Flatten::new()).add(Mlp::new(&[784, 256, 128, 10], Activation::ReLU));
     println!("{}\n{} parameters", &model as &dyn Module, model.num_parameters());

@@ -12,7 +12,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::{accuracy, flag_or, mnist, run_dir, train_epoch, write_metrics, EpochMetrics};
+use common::{accuracy, flag_or, mnist, run_dir, standardized, train_epoch, write_metrics, EpochMetrics};
 use nabla::data::{DataLoader, Dataset};
 use nabla::functional as F;
 use nabla::nn::{Flatten, Linear, ReLU, Sequential};
@@ -92,7 +92,7 @@ fn main() {
     nabla::manual_seed(0);
     let epochs = flag_or("--epochs", 5);
     let dir = run_dir("mnist_cnn");
-    let data = mnist();
+    let data = standardized(mnist());
     println!("MNIST: {} training images, {} held out", data.train.len(), data.test.len());
 
     let model = model();

@@ -91,9 +91,9 @@ fn main() {
     let mut opt = SGD::new(vec![rbm.w.clone(), rbm.b_v.clone(), rbm.b_h.clone()], 0.05).momentum(0.5);
     let loader = DataLoader::new(data.train.clone(), 64).shuffle(true).prefetch(true);
     let start = Instant::now();
-    let mut error = f64::NAN;
+    let (mut error, mut blank) = (f64::NAN, f64::NAN);
     for epoch in 1..=epochs {
-        let (mut sum, mut seen) = (0.0, 0usize);
+        let (mut sum, mut on, mut seen) = (0.0, 0.0, 0usize);
         for (images, _) in loader.iter() {
             let n = images.shape()[0];
             let v0 = images.reshape(&[n as isize, -1]).gt(0.5).to_dtype(DType::F32);
@@ -109,11 +109,14 @@ fn main() {
             loss.backward();
             opt.step();
             sum += (&v0 - &reconstruction).pow(2).sum().item();
+            on += v0.sum().item();
             seen += n;
         }
         error = sum / seen as f64;
+        // what an all-black reconstruction would score: the number of lit pixels
+        blank = on / seen as f64;
         println!(
-            "epoch {epoch}/{epochs}  reconstruction error {error:.2} pixels² per image  ({:.1} s)",
+            "epoch {epoch}/{epochs}  reconstruction error {error:.2} per image (all-black guess: {blank:.2})  ({:.1} s)",
             start.elapsed().as_secs_f64()
         );
     }
@@ -122,5 +125,7 @@ fn main() {
     let filters = dir.join("filters.pgm");
     write_filters(&filters, &rbm.w.detach()).expect("writing the filters");
     println!("learned filters: {}", filters.display());
-    println!("result: recon_error={error:.3} epochs={epochs} hidden={hidden} seconds={seconds:.1}");
+    println!(
+        "result: recon_error={error:.3} blank_error={blank:.3} epochs={epochs} hidden={hidden} seconds={seconds:.1}"
+    );
 }
