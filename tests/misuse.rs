@@ -7,6 +7,8 @@
 
 use nabla::autograd::{grad, GradOptions};
 use nabla::functional as F;
+use nabla::nn::{Linear, ReLU, Sequential, StateDict};
+use nabla::optim::{Adam, SGD};
 use nabla::prelude::*;
 use nabla::Result;
 use std::any::Any;
@@ -658,6 +660,100 @@ fn dropout_probability_above_one() {
 fn softplus_with_beta_zero() {
     let x = f32s(&[4]);
     misuse("softplus: beta must be non-zero, got 0", || x.try_softplus(0.0, 20.0), || x.softplus(0.0, 20.0));
+}
+
+// ---- modules, checkpoints and optimizers ------------------------------------------------
+
+fn small_model() -> Sequential {
+    nabla::manual_seed(0);
+    Sequential::new().add(Linear::new(4, 3)).add(ReLU).add(Linear::new(3, 2))
+}
+
+/// `model.load_state_dict(sd, strict)` fails with `expected` and leaves the model as it was.
+#[track_caller]
+fn load_fails(model: &Sequential, sd: &StateDict, strict: bool, expected: &str) {
+    let before: Vec<Vec<f32>> = model.parameters().iter().map(|p| p.to_vec::<f32>()).collect();
+    misuse(expected, || model.load_state_dict(sd, strict), || {
+        model.load_state_dict(sd, strict).unwrap_or_else(|e| panic!("{e}"))
+    });
+    let after: Vec<Vec<f32>> = model.parameters().iter().map(|p| p.to_vec::<f32>()).collect();
+    assert_eq!(after, before, "a failed load changed the model");
+}
+
+#[test]
+fn load_state_dict_with_a_missing_key() {
+    let model = small_model();
+    let mut sd = model.state_dict();
+    sd.remove("2.bias");
+    load_fails(&model, &sd, true, "Error(s) in loading state_dict for Sequential:\n\tMissing key(s) in state_dict: \"2.bias\".");
+}
+
+#[test]
+fn load_state_dict_with_an_unexpected_key() {
+    let model = small_model();
+    let mut sd = model.state_dict();
+    sd.insert("3.weight", Tensor::zeros(&[2, 2]));
+    load_fails(&model, &sd, true, "Error(s) in loading state_dict for Sequential:\n\tUnexpected key(s) in state_dict: \"3.weight\".");
+}
+
+#[test]
+fn load_state_dict_with_a_shape_mismatch_even_when_not_strict() {
+    let model = small_model();
+    let mut sd = model.state_dict();
+    sd.insert("0.weight", Tensor::zeros(&[3, 5]));
+    sd.remove("2.bias");
+    load_fails(&model, &sd, false, "Error(s) in loading state_dict for Sequential:\n\tsize mismatch for 0.weight: copying a param with shape [3, 5] from checkpoint, the shape in current model is [3, 4].");
+}
+
+#[test]
+fn load_state_dict_reports_every_problem_at_once() {
+    let model = small_model();
+    let mut sd = model.state_dict();
+    sd.remove("0.bias");
+    sd.insert("0.weight", Tensor::zeros(&[4, 3]));
+    sd.insert("head.weight", Tensor::zeros(&[1]));
+    load_fails(&model, &sd, true, "Error(s) in loading state_dict for Sequential:\n\tUnexpected key(s) in state_dict: \"head.weight\".\n\tMissing key(s) in state_dict: \"0.bias\".\n\tsize mismatch for 0.weight: copying a param with shape [4, 3] from checkpoint, the shape in current model is [3, 4].");
+}
+
+#[test]
+fn load_state_dict_of_a_checkpoint_for_another_model() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("misuse");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("other_model.safetensors");
+    Sequential::new().add(Linear::new(4, 8)).add(ReLU).add(Linear::new(8, 2)).state_dict().save(&path).unwrap();
+    let sd = StateDict::load(&path).unwrap();
+    load_fails(&small_model(), &sd, true, "Error(s) in loading state_dict for Sequential:\n\tsize mismatch for 0.weight: copying a param with shape [8, 4] from checkpoint, the shape in current model is [3, 4].\n\tsize mismatch for 0.bias: copying a param with shape [8] from checkpoint, the shape in current model is [3].\n\tsize mismatch for 2.weight: copying a param with shape [2, 8] from checkpoint, the shape in current model is [2, 3].");
+}
+
+#[test]
+fn optimizer_given_a_tensor_that_does_not_require_grad() {
+    let (w, frozen) = (leaf(&[3]), Tensor::zeros(&[2]));
+    misuse("SGD: optimizer got a tensor that does not require grad at index 1 (shape [2]); hint: call requires_grad_(true) on it, or leave frozen tensors out of the list", || SGD::try_new(vec![w.clone(), frozen.clone()], 0.1), || SGD::new(vec![w.clone(), frozen.clone()], 0.1));
+}
+
+#[test]
+fn optimizer_given_a_non_leaf() {
+    let w = leaf(&[3]);
+    let h = &w * 2.0;
+    misuse("Adam: can't optimize a non-leaf Tensor (index 0, shape [3]); hint: optimize the leaf the tensor was computed from, or detach().requires_grad_(true) it", || Adam::try_new(vec![h.clone()], 1e-3), || Adam::new(vec![h.clone()], 1e-3));
+}
+
+#[test]
+fn optimizer_given_an_integer_tensor() {
+    let i = idx(&[1, 2]);
+    misuse("SGD: optimizer got a int64 tensor at index 0; hint: only floating-point tensors can be optimized", || SGD::try_new(vec![i.clone()], 0.1), || SGD::new(vec![i.clone()], 0.1));
+}
+
+#[test]
+fn optimizer_given_the_same_parameter_twice() {
+    let w = leaf(&[3]);
+    misuse("SGD: some parameters appear in more than one parameter group (index 1, shape [3]); hint: pass each parameter once", || SGD::try_new(vec![w.clone(), w.clone()], 0.1), || SGD::new(vec![w.clone(), w.clone()], 0.1));
+}
+
+#[test]
+fn optimizer_with_a_negative_learning_rate() {
+    let w = leaf(&[3]);
+    misuse("Adam: Invalid learning rate: -1", || Adam::try_new(vec![w.clone()], -1.0), || Adam::new(vec![w.clone()], -1.0));
 }
 
 // ---- data -------------------------------------------------------------------------------
