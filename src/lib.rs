@@ -44,3 +44,8 @@ pub mod prelude {
     pub use nabla_nn::nn::Module;
     pub use nabla_nn::optim::{LrScheduler, Optimizer};
 }
+
+/// The README's Rust blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -118,11 +118,11 @@ fn one_graph_is_read_by_many_threads_at_once() {
             let (x, y) = (x.clone(), y.clone());
             thread::spawn(move || {
                 let opts = nabla::autograd::GradOptions { retain_graph: true, ..Default::default() };
-                (0..50)
-                    .map(|_| nabla::autograd::grad(&[y.clone()], &[x.clone()], &opts).unwrap()[0].clone().unwrap())
-                    .last()
-                    .unwrap()
-                    .to_vec::<f64>()
+                let mut last = None;
+                for _ in 0..50 {
+                    last = Some(nabla::autograd::grad(&[y.clone()], &[x.clone()], &opts).unwrap()[0].clone().unwrap());
+                }
+                last.unwrap().to_vec::<f64>()
             })
         })
         .collect();

@@ -58,10 +58,15 @@ impl fmt::Debug for dyn Module + '_ {
     }
 }
 
-/// Implements `Display` (the PyTorch-style tree) for built-in modules.
+/// Implements `Display` and `Debug` (both the PyTorch-style tree) for built-in modules.
 macro_rules! display_as_module {
     ($($t:ty),* $(,)?) => {$(
         impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                $crate::display::fmt_module(self, f)
+            }
+        }
+        impl std::fmt::Debug for $t {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 $crate::display::fmt_module(self, f)
             }

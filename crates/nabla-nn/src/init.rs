@@ -399,6 +399,7 @@ mod tests {
 
     #[test]
     fn gains_match_pytorch_table() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         let golden: serde_json::Value =
             serde_json::from_str(include_str!("../../../tests/golden/init_names.json")).unwrap();
         let gains = golden["gain"].as_object().unwrap();
@@ -415,6 +416,7 @@ mod tests {
 
     #[test]
     fn uniform_and_normal_statistics() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         nabla_autograd::manual_seed(1);
         let w = Tensor::zeros_with(&[200, 100], DType::F64);
         uniform_(&w, -2.0, 4.0);
@@ -429,6 +431,7 @@ mod tests {
 
     #[test]
     fn kaiming_and_xavier_statistics() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         nabla_autograd::manual_seed(2);
         let w = Tensor::zeros_with(&[256, 64, 3, 3], DType::F64); // fan_in 576, fan_out 2304
         kaiming_normal_(&w, 0.0, FanMode::FanIn, Nonlinearity::ReLU);
@@ -447,6 +450,7 @@ mod tests {
 
     #[test]
     fn orthogonal_gives_orthonormal_columns_and_rows() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         nabla_autograd::manual_seed(3);
         for shape in [[50usize, 20], [20, 50], [16, 16]] {
             let w = Tensor::zeros_with(&shape, DType::F64);
@@ -474,6 +478,7 @@ mod tests {
 
     #[test]
     fn sparse_zeroes_the_fraction_of_each_column() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         nabla_autograd::manual_seed(4);
         let w = Tensor::zeros_with(&[20, 30], DType::F64);
         sparse_(&w, 0.25, 0.5);
@@ -488,6 +493,7 @@ mod tests {
 
     #[test]
     fn eye_constant_and_errors() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         let w = Tensor::zeros(&[3, 2]).requires_grad_(true);
         eye_(&w);
         assert_eq!(w.to_vec::<f32>(), vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0]);

@@ -36,6 +36,7 @@ mod clip_grad;
 mod display;
 pub mod init;
 pub mod layers;
+mod loss;
 mod module;
 pub mod optim;
 mod safetensors_io;
@@ -46,16 +47,24 @@ pub mod nn {
     pub use crate::clip_grad::{clip_grad_norm_, clip_grad_norm_with, clip_grad_value_};
     pub use crate::display::fmt_module;
     pub use crate::init;
-    pub use crate::layers::activation::{Identity, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh};
+    pub use crate::layers::activation::{
+        Identity, LeakyReLU, LogSoftmax, Maxout, ReLU, SiLU, Sigmoid, Softmax, Tanh, ELU, GELU,
+    };
     pub use crate::layers::batchnorm::{BatchNorm, BatchNorm1d, BatchNorm2d};
+    pub use crate::layers::conv::{Conv1d, Conv2d, IntoPair};
+    pub use crate::layers::dropout::Dropout;
     pub use crate::layers::embedding::Embedding;
     pub use crate::layers::flatten::Flatten;
     pub use crate::layers::layernorm::LayerNorm;
     pub use crate::layers::linear::Linear;
     pub use crate::layers::mlp::{Activation, Mlp};
+    pub use crate::layers::pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
     pub use crate::layers::sequential::Sequential;
+    pub use crate::loss::{BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss};
     pub use crate::module::{AsDynModule, Module, Training};
     pub use crate::state_dict::StateDict;
+    pub use nabla_autograd::functional;
+    pub use nabla_autograd::functional::Reduction;
 
     /// Gradient clipping, as PyTorch's `torch.nn.utils`.
     pub mod utils {

@@ -323,8 +323,11 @@ impl fmt::Display for HuberLoss {
 impl fmt::Display for CrossEntropyLoss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = &self.options;
-        let smoothing =
-            if o.label_smoothing == 0.0 { String::new() } else { format!("label_smoothing={}", py_float(o.label_smoothing)) };
+        let smoothing = if o.label_smoothing == 0.0 {
+            String::new()
+        } else {
+            format!("label_smoothing={}", py_float(o.label_smoothing))
+        };
         let ignore = match o.ignore_index {
             Some(-100) => String::new(),
             Some(i) => format!("ignore_index={i}"),

@@ -6,8 +6,8 @@ mod common;
 use common::{golden, SEED_LOCK};
 use nabla_autograd::{DType, Tensor};
 use nabla_nn::nn::{
-    Activation, BatchNorm1d, Flatten, Identity, LayerNorm, Linear, LogSoftmax, Mlp, Module, ReLU, Sequential, Sigmoid,
-    Softmax, Tanh,
+    Activation, BatchNorm1d, CrossEntropyLoss, Flatten, Identity, LayerNorm, Linear, LogSoftmax, Mlp, Module, ReLU,
+    Sequential, Sigmoid, Softmax, Tanh,
 };
 use nabla_nn::optim::{Optimizer, SGD};
 
@@ -30,6 +30,7 @@ fn golden_names(key: &str) -> Vec<(String, Vec<usize>)> {
 
 #[test]
 fn mlp_names_shapes_and_count_match_pytorch() {
+    let _serial = SEED_LOCK.lock();
     let g = golden("init_names.json");
     let mlp = Mlp::new(&[784, 256, 128, 10], Activation::ReLU);
     assert_eq!(names_and_shapes(&mlp), golden_names("mlp"));
@@ -45,31 +46,21 @@ fn mlp_names_shapes_and_count_match_pytorch() {
     assert_eq!(seq.state_dict().keys().collect::<Vec<_>>(), mlp.state_dict().keys().collect::<Vec<_>>());
 }
 
-/// Cross-entropy by one-hot: −mean Σ onehot · log_softmax.
-fn cross_entropy(logits: &Tensor, labels: &[usize]) -> Tensor {
-    let classes = logits.shape()[1];
-    let mut onehot = vec![0.0f32; labels.len() * classes];
-    for (i, &l) in labels.iter().enumerate() {
-        onehot[i * classes + l] = 1.0;
-    }
-    let onehot = Tensor::from_vec(onehot, &[labels.len(), classes]);
-    -(logits.log_softmax(1) * onehot).sum_dim(1, false).mean()
-}
-
 #[test]
 fn a_training_step_of_the_mlp_lowers_the_loss() {
     let _serial = SEED_LOCK.lock();
     nabla_autograd::manual_seed(0);
     let mlp = Mlp::new(&[20, 32, 16, 4], Activation::ReLU);
     let x = Tensor::randn(&[16, 20]);
-    let labels: Vec<usize> = (0..16).map(|i| i % 4).collect();
+    let labels = Tensor::from_vec((0..16i64).map(|i| i % 4).collect(), &[16]);
+    let ce = CrossEntropyLoss::new();
     let mut opt = SGD::new(mlp.parameters(), 0.1).momentum(0.9);
-    let before = cross_entropy(&mlp.forward(&x), &labels);
+    let before = ce.forward(&mlp.forward(&x), &labels);
     opt.zero_grad();
     before.backward();
     assert!(mlp.parameters().iter().all(|p| p.grad().is_some()));
     opt.step();
-    let after = cross_entropy(&mlp.forward(&x), &labels).item();
+    let after = ce.forward(&mlp.forward(&x), &labels).item();
     assert!(after < before.item(), "{after} !< {}", before.item());
 }
 
@@ -89,6 +80,7 @@ fn same_seed_same_model() {
 
 #[test]
 fn default_initialization_is_pytorchs() {
+    let _serial = SEED_LOCK.lock();
     let fc = Linear::new(400, 300);
     let bound = 1.0 / 20.0;
     for p in fc.parameters() {
@@ -125,6 +117,7 @@ fn block() -> Block {
 
 #[test]
 fn user_modules_get_dotted_names_buffers_and_modes() {
+    let _serial = SEED_LOCK.lock();
     let m = block();
     let names: Vec<String> = m.named_parameters().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["features.0.weight", "features.0.bias", "norm.weight", "norm.bias", "head.weight"]);
@@ -148,6 +141,7 @@ fn user_modules_get_dotted_names_buffers_and_modes() {
 
 #[test]
 fn shared_parameters_are_listed_once() {
+    let _serial = SEED_LOCK.lock();
     let fc = Linear::new(2, 2);
     let tied = Linear { weight: fc.weight.clone(), bias: None, in_features: 2, out_features: 2 };
     let m = Sequential::new().add(fc).add(tied);
@@ -158,6 +152,7 @@ fn shared_parameters_are_listed_once() {
 
 #[test]
 fn display_prints_the_tree_like_pytorch() {
+    let _serial = SEED_LOCK.lock();
     let m = Sequential::new()
         .add(Linear::new(4, 8))
         .add(ReLU)
@@ -193,6 +188,7 @@ fn display_prints_the_tree_like_pytorch() {
 
 #[test]
 fn layers_are_send_and_sync_and_work_in_f64() {
+    let _serial = SEED_LOCK.lock();
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Sequential>();
     assert_send_sync::<Mlp>();
@@ -209,6 +205,7 @@ fn layers_are_send_and_sync_and_work_in_f64() {
 
 #[test]
 fn layer_norm_rejects_a_wrong_trailing_shape() {
+    let _serial = SEED_LOCK.lock();
     let ln = LayerNorm::new(&[10]);
     let e = std::panic::catch_unwind(|| ln.forward(&Tensor::zeros(&[3, 5]))).unwrap_err();
     let msg = common::panic_message(e);

@@ -283,6 +283,12 @@ impl<const D: usize> fmt::Display for BatchNorm<D> {
     }
 }
 
+impl<const D: usize> fmt::Debug for BatchNorm<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::display::fmt_module(self, f)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,6 +303,7 @@ mod tests {
 
     #[test]
     fn training_normalizes_by_the_batch_and_tracks_running_stats() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         let bn = BatchNorm1d::new_with(2, DType::F64);
         let x1 = vec![1.0, 10.0, 2.0, -4.0, 4.0, 3.0, 7.0, 0.5];
         let x2 = vec![0.0, 1.0, -2.0, 2.0, 5.0, 3.0, 1.0, 9.0];
@@ -339,6 +346,7 @@ mod tests {
 
     #[test]
     fn cumulative_average_without_momentum_and_spatial_dims() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         let bn = BatchNorm2d::new_with(1, DType::F64).momentum(None);
         let a = Tensor::from_vec(vec![1.0, 2.0, 3.0, 6.0], &[1, 1, 2, 2]);
         let b = Tensor::from_vec(vec![0.0, 0.0, 4.0, 4.0], &[2, 1, 1, 2]);
@@ -353,6 +361,7 @@ mod tests {
 
     #[test]
     fn affine_parameters_are_learned_through_the_graph() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         let bn = BatchNorm1d::new_with(3, DType::F64);
         let x = Tensor::randn_with(&[5, 3, 4], DType::F64).requires_grad_(true);
         let w = bn.weight.clone().unwrap();
@@ -370,6 +379,7 @@ mod tests {
 
     #[test]
     fn misuse_is_explained() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         let bn = BatchNorm2d::new(3);
         let e = std::panic::catch_unwind(|| bn.forward(&Tensor::zeros(&[3, 4, 4]))).unwrap_err();
         assert!(e.downcast_ref::<String>().unwrap().contains("expected 4D input (got 3D input"));

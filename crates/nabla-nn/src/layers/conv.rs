@@ -34,9 +34,9 @@ impl IntoPair for (usize, usize) {
 fn check_groups(op: &'static str, in_channels: usize, out_channels: usize, groups: usize) {
     let why = if groups == 0 {
         Some("groups must be a positive integer".to_string())
-    } else if in_channels % groups != 0 {
+    } else if !in_channels.is_multiple_of(groups) {
         Some(format!("in_channels must be divisible by groups (in_channels {in_channels}, groups {groups})"))
-    } else if out_channels % groups != 0 {
+    } else if !out_channels.is_multiple_of(groups) {
         Some(format!("out_channels must be divisible by groups (out_channels {out_channels}, groups {groups})"))
     } else {
         None

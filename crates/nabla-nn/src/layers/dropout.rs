@@ -18,7 +18,6 @@ use nabla_autograd::{functional as F, Error, Tensor};
 /// assert_eq!(drop.forward(&Tensor::ones(&[3])).to_vec::<f32>(), vec![1.0; 3]);
 /// assert_eq!(drop.to_string(), "Dropout(p=0.5, inplace=False)");
 /// ```
-#[derive(Debug)]
 pub struct Dropout {
     /// The probability of zeroing an element.
     pub p: f64,
@@ -35,7 +34,10 @@ impl Dropout {
         if !(0.0..=1.0).contains(&p) {
             panic!(
                 "{}",
-                Error::invalid_argument("Dropout", format!("dropout probability has to be between 0 and 1, but got {p}"))
+                Error::invalid_argument(
+                    "Dropout",
+                    format!("dropout probability has to be between 0 and 1, but got {p}")
+                )
             );
         }
         Dropout { p, training: Training::default() }

@@ -143,6 +143,7 @@ mod tests {
 
     #[test]
     fn lookup_gathers_rows_and_scatters_gradients() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         let w = Tensor::from_vec((0..12).map(|v| v as f64).collect(), &[4, 3]);
         let emb = Embedding::from_pretrained(&w);
         let idx = Tensor::from_vec(vec![3i64, 0, 3], &[3]);
@@ -162,6 +163,7 @@ mod tests {
 
     #[test]
     fn wrong_index_dtype_and_range_are_explained() {
+        let _serial = crate::tests::SEED_LOCK.lock();
         let emb = Embedding::new(5, 2);
         let e = std::panic::catch_unwind(|| emb.forward(&Tensor::zeros(&[2]))).unwrap_err();
         assert!(e.downcast_ref::<String>().unwrap().contains("to have scalar type Long"));

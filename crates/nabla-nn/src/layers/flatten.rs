@@ -14,7 +14,7 @@ use nabla_autograd::Tensor;
 /// assert_eq!(Flatten::new().forward(&Tensor::zeros(&[8, 16, 5, 5])).shape(), &[8, 400]);
 /// assert_eq!(Flatten::new().to_string(), "Flatten(start_dim=1, end_dim=-1)");
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Flatten {
     /// First dimension flattened.
     pub start_dim: isize,

@@ -3,7 +3,7 @@
 use crate::display::{display_as_module, py_bool};
 use crate::init::{reset_bias_like, reset_linear_like};
 use crate::module::Module;
-use nabla_autograd::{DType, Tensor};
+use nabla_autograd::{functional as F, DType, Tensor};
 
 /// A fully connected layer, `y = x Wᵀ + b`, as PyTorch's `nn.Linear`: the weight is
 /// `[out_features, in_features]`, the bias `[out_features]`; the input is `[*, in_features]`.
@@ -63,11 +63,7 @@ impl Linear {
 impl Module for Linear {
     #[track_caller]
     fn forward(&self, x: &Tensor) -> Tensor {
-        let y = x.matmul(&self.weight.t());
-        match &self.bias {
-            Some(b) => y + b,
-            None => y,
-        }
+        F::linear(x, &self.weight, self.bias.as_ref())
     }
 
     fn local_parameters(&self) -> Vec<(String, Tensor)> {

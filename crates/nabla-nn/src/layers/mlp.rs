@@ -1,7 +1,7 @@
 //! [`Mlp`]: a multi-layer perceptron from a list of widths.
 
 use crate::display::display_as_module;
-use crate::layers::activation::{ReLU, Sigmoid, Tanh};
+use crate::layers::activation::{LeakyReLU, ReLU, Sigmoid, Tanh, GELU};
 use crate::layers::linear::Linear;
 use crate::layers::sequential::Sequential;
 use crate::module::{Module, Training};
@@ -16,6 +16,10 @@ pub enum Activation {
     Tanh,
     /// `1 / (1 + e^-x)`.
     Sigmoid,
+    /// `x · Φ(x)` (exact GELU).
+    GELU,
+    /// Leaky ReLU with the given negative slope.
+    LeakyReLU(f64),
 }
 
 impl Activation {
@@ -25,6 +29,8 @@ impl Activation {
             Activation::ReLU => Box::new(ReLU),
             Activation::Tanh => Box::new(Tanh),
             Activation::Sigmoid => Box::new(Sigmoid),
+            Activation::GELU => Box::new(GELU),
+            Activation::LeakyReLU(slope) => Box::new(LeakyReLU::new(slope)),
         }
     }
 }

@@ -3,9 +3,12 @@
 
 pub mod activation;
 pub mod batchnorm;
+pub mod conv;
+pub mod dropout;
 pub mod embedding;
 pub mod flatten;
 pub mod layernorm;
 pub mod linear;
 pub mod mlp;
+pub mod pool;
 pub mod sequential;

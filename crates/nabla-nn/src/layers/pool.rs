@@ -26,7 +26,7 @@ fn size_repr(s: [usize; 2]) -> String {
 /// assert_eq!(pool.forward(&x).to_vec::<f32>(), vec![5.0, 7.0, 13.0, 15.0]);
 /// assert_eq!(pool.to_string(), "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct MaxPool2d {
     /// Window `[kh, kw]`.
     pub kernel_size: [usize; 2],
@@ -82,7 +82,7 @@ impl Module for MaxPool2d {
 /// assert_eq!(AvgPool2d::new(2).forward(&x).to_vec::<f32>(), vec![2.5, 4.5, 10.5, 12.5]);
 /// assert_eq!(AvgPool2d::new(3).stride(2).padding(1).to_string(), "AvgPool2d(kernel_size=3, stride=2, padding=1)");
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct AvgPool2d {
     /// Window `[kh, kw]`.
     pub kernel_size: [usize; 2],
@@ -139,7 +139,7 @@ impl Module for AvgPool2d {
 /// assert_eq!(gap.forward(&Tensor::ones(&[2, 8, 7, 7])).shape(), &[2, 8, 1, 1]);
 /// assert_eq!(AdaptiveAvgPool2d::new([3, 2]).to_string(), "AdaptiveAvgPool2d(output_size=(3, 2))");
 /// ```
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct AdaptiveAvgPool2d {
     /// `[oh, ow]`.
     pub output_size: [usize; 2],
