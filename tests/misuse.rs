@@ -930,6 +930,31 @@ fn small_model() -> Sequential {
     Sequential::new().add(Linear::new(4, 3)).add(ReLU).add(Linear::new(3, 2))
 }
 
+#[test]
+fn a_linear_layer_given_inputs_of_the_wrong_width() {
+    let fc = Linear::new(784, 10);
+    let x = f32s(&[8, 28, 28]);
+    panics_with(
+        "linear: mat1 and mat2 shapes cannot be multiplied (224x28 and 784x10): the input \
+         [8, 28, 28] has 28 features, the weight [10, 784] expects 784; hint: the weight is \
+         [out_features, in_features]; check in_features, or flatten the input first",
+        || fc.forward(&x),
+    );
+}
+
+#[test]
+fn a_conv_layer_given_an_image_with_the_wrong_channels() {
+    let conv = nabla::nn::Conv2d::new(3, 8, 3);
+    let x = f32s(&[2, 1, 28, 28]);
+    panics_with(
+        "conv2d: expected input [N, C, H, W] with C = 3 (weight [8, 3, 3, 3] with groups 1), got \
+         input [2, 1, 28, 28]; hint: the input's channels must equal weight.shape[1] × groups; give \
+         a weight of shape [C_out, C_in / groups, kH, kW] matching the input, or fix the input's \
+         channels",
+        || conv.forward(&x),
+    );
+}
+
 /// `model.load_state_dict(sd, strict)` fails with `expected` and leaves the model as it was.
 #[track_caller]
 fn load_fails(model: &Sequential, sd: &StateDict, strict: bool, expected: &str) {
