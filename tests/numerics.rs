@@ -223,3 +223,28 @@ fn other_activations_of_plus_minus_1000() {
         }
     }
 }
+
+#[test]
+fn normalization_layers_of_a_constant_input() {
+    // variance 0: the eps under the square root keeps values and gradients finite
+    use nabla::nn::{BatchNorm1d, LayerNorm};
+    for c in [0.0, 5.0, 1e6] {
+        let x = leaf(&[c; 24], &[4, 6], DType::F32);
+        let bn = BatchNorm1d::new(6);
+        let y = bn.forward(&x);
+        assert_close("batch_norm", &y, &[0.0; 24], 0.0);
+        (&y * &Tensor::randn(&[4, 6])).sum().backward();
+        assert_finite("d batch_norm", &x.grad().unwrap());
+        for p in bn.parameters() {
+            assert_finite("d batch_norm parameter", &p.grad().unwrap());
+        }
+        assert_finite("running_var", &bn.buffers()[1]);
+
+        let x = leaf(&[c; 24], &[4, 6], DType::F32);
+        let ln = LayerNorm::new(&[6]);
+        let y = ln.forward(&x);
+        assert_close("layer_norm", &y, &[0.0; 24], 0.0);
+        (&y * &Tensor::randn(&[4, 6])).sum().backward();
+        assert_finite("d layer_norm", &x.grad().unwrap());
+    }
+}

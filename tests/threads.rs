@@ -1,73 +1,116 @@
 //! Threads are safe: tensors, modules and optimizers move between threads and are shared
-//! by them; training on two threads at once gives exactly what training one after the
-//! other gives; gradients accumulated into a shared leaf from several threads all arrive;
-//! and the two pieces of thread-local state, grad mode (`no_grad`) and anomaly mode, stay
-//! on their thread.
+//! by them; training two models (a small CNN with BatchNorm, trained by Adam) on two
+//! threads at once gives exactly what training them one after the other gives; gradients
+//! accumulated into a shared leaf from several threads all arrive; and the two pieces of
+//! thread-local state, grad mode (`no_grad`) and anomaly mode, stay on their thread.
 
+use nabla::functional as F;
+use nabla::nn::{BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, Tanh};
+use nabla::optim::Adam;
 use nabla::prelude::*;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
 /// Compile-time: `T` can be sent to and shared between threads.
-const fn send_sync<T: Send + Sync>() {}
+const fn send_sync<T: Send + Sync + ?Sized>() {}
 
+// The engine's types, every module, the loss modules, checkpoints, optimizers and data.
 const _: () = {
+    use nabla::nn::*;
+    use nabla::optim::*;
     send_sync::<Tensor>();
     send_sync::<nabla::GradFn>();
     send_sync::<nabla::RawTensor>();
     send_sync::<nabla::Error>();
     send_sync::<nabla::HookHandle>();
+    send_sync::<dyn Module>(); // `Module: Send + Sync`, so every module is
+    send_sync::<Box<dyn Module>>();
+    send_sync::<Linear>();
+    send_sync::<Conv1d>();
+    send_sync::<Conv2d>();
+    send_sync::<BatchNorm1d>();
+    send_sync::<BatchNorm2d>();
+    send_sync::<LayerNorm>();
+    send_sync::<Embedding>();
+    send_sync::<Dropout>();
+    send_sync::<MaxPool2d>();
+    send_sync::<AvgPool2d>();
+    send_sync::<AdaptiveAvgPool2d>();
+    send_sync::<Flatten>();
+    send_sync::<Sequential>();
+    send_sync::<Mlp>();
+    send_sync::<Identity>();
+    send_sync::<ReLU>();
+    send_sync::<LeakyReLU>();
+    send_sync::<ELU>();
+    send_sync::<GELU>();
+    send_sync::<SiLU>();
+    send_sync::<Sigmoid>();
+    send_sync::<Tanh>();
+    send_sync::<Softmax>();
+    send_sync::<LogSoftmax>();
+    send_sync::<Maxout>();
+    send_sync::<MSELoss>();
+    send_sync::<L1Loss>();
+    send_sync::<HuberLoss>();
+    send_sync::<CrossEntropyLoss>();
+    send_sync::<NLLLoss>();
+    send_sync::<BCELoss>();
+    send_sync::<BCEWithLogitsLoss>();
+    send_sync::<StateDict>();
+    send_sync::<SGD>();
+    send_sync::<Adam>();
+    send_sync::<AdamW>();
+    send_sync::<RMSprop>();
+    send_sync::<Adagrad>();
     send_sync::<nabla::data::TensorDataset>();
     send_sync::<nabla::data::Mnist>();
 };
 
 // ---- training on two threads at once ----------------------------------------------------
 
-/// A small regression problem and an MLP's parameters, all made from the global seeded
-/// generator on the calling thread.
+/// A small CNN, its data and its optimizer, all made from the global seeded generator on
+/// the calling thread (the generator is process-wide; training itself draws nothing).
 struct Problem {
-    x: Tensor,
-    y: Tensor,
-    params: Vec<Tensor>,
+    model: Sequential,
+    images: Tensor,
+    labels: Tensor,
+    optimizer: Adam,
 }
 
 fn problem(seed: u64) -> Problem {
     nabla::manual_seed(seed);
-    let x = Tensor::randn(&[64, 8]);
-    let y = x.narrow(1, 0, 1).sin() + x.narrow(1, 1, 1) * 0.5;
-    let params = vec![
-        (Tensor::randn(&[8, 32]) * 0.35).requires_grad_(true),
-        Tensor::zeros(&[32]).requires_grad_(true),
-        (Tensor::randn(&[32, 1]) * 0.18).requires_grad_(true),
-        Tensor::zeros(&[1]).requires_grad_(true),
-    ];
-    Problem { x, y, params }
+    let model = Sequential::new()
+        .add(Conv2d::new(1, 4, 3).padding(1))
+        .add(BatchNorm2d::new(4))
+        .add(ReLU)
+        .add(MaxPool2d::new(2))
+        .add(Flatten::new())
+        .add(Linear::new(4 * 4 * 4, 16))
+        .add(Tanh)
+        .add(Linear::new(16, 3));
+    let images = Tensor::randn(&[16, 1, 8, 8]);
+    let labels = Tensor::from_vec((0..16).map(|i| i % 3).collect::<Vec<i64>>(), &[16]);
+    let optimizer = Adam::new(model.parameters(), 1e-2);
+    Problem { model, images, labels, optimizer }
 }
 
-/// 200 full-batch SGD steps; returns the parameters' values. Uses no randomness, so the
-/// result depends only on the starting point.
-fn train(p: Problem) -> Vec<Vec<f32>> {
-    for _ in 0..200 {
-        let h = (p.x.matmul(&p.params[0]) + &p.params[1]).tanh();
-        let loss = (h.matmul(&p.params[2]) + &p.params[3] - &p.y).pow(2.0).mean();
-        for w in &p.params {
-            w.zero_grad();
-        }
+/// 100 full-batch Adam steps; returns the state dict's values (parameters and BatchNorm's
+/// running statistics).
+fn train(mut p: Problem) -> Vec<(String, Vec<f32>)> {
+    for _ in 0..100 {
+        p.optimizer.zero_grad();
+        let loss = F::cross_entropy(&p.model.forward(&p.images), &p.labels);
         loss.backward();
-        no_grad(|| {
-            for w in &p.params {
-                w.add_scaled_(&w.grad().unwrap(), -0.1);
-            }
-        });
+        p.optimizer.step();
     }
-    p.params.iter().map(|w| w.to_vec::<f32>()).collect()
+    p.model.state_dict().iter().map(|(k, t)| (k.to_string(), t.to_vec::<f32>())).collect()
 }
 
 #[test]
 fn two_models_trained_at_once_on_two_threads_match_training_them_one_after_the_other() {
     let serial = (train(problem(1)), train(problem(2)));
-    // the starting points are made on this thread (the generator is process-wide), the
-    // training runs on two threads at once
+    // the starting points are made here, the training runs on two threads at once
     let (a, b) = (problem(1), problem(2));
     let start = Arc::new(Barrier::new(2));
     let spawn = |p: Problem| {
@@ -79,8 +122,23 @@ fn two_models_trained_at_once_on_two_threads_match_training_them_one_after_the_o
     };
     let (ta, tb) = (spawn(a), spawn(b));
     let parallel = (ta.join().unwrap(), tb.join().unwrap());
-    assert_eq!(parallel, serial, "bit-for-bit the same parameters");
+    assert_eq!(parallel, serial, "bit-for-bit the same parameters and running statistics");
     assert_ne!(serial.0, serial.1, "two different problems");
+}
+
+#[test]
+fn a_model_moves_to_another_thread_and_back() {
+    let p = problem(3);
+    let (model, images) = (p.model, p.images);
+    let expected = no_grad(|| model.forward(&images)).to_vec::<f32>();
+    let (model, got) = thread::spawn(move || {
+        let y = no_grad(|| model.forward(&images)).to_vec::<f32>();
+        (model, y)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(got, expected);
+    assert_eq!(model.parameters().len(), 8);
 }
 
 #[test]

@@ -118,11 +118,7 @@ fn every_crafted_bad_idx_file_is_an_error_naming_it() {
     let files = entries(&corpus("idx"), false);
     let results = files
         .iter()
-        .map(|f| {
-            expect_rejected(f, f, budget(std::fs::metadata(f).unwrap().len() as usize), |p: &std::path::Path| {
-                read_idx(p)
-            })
-        })
+        .map(|f| expect_rejected(f, f, budget(std::fs::metadata(f).unwrap().len() as usize), |p| read_idx(p)))
         .collect();
     assert_none_failed(results, files.len());
 }
@@ -155,6 +151,24 @@ fn idx_errors_say_what_is_wrong() {
     assert!(err("dims_overflow_u64.idx").contains("overflow a 64-bit element count"));
     assert!(err("gzip_crc_mismatch.idx.gz").contains("corrupt or truncated gzip stream"));
     assert!(err("float_element_type.idx").contains("unsupported element type 0x0d"));
+    // a second gzip member is read, as gunzip reads it (then it is trailing data), and so
+    // is garbage after the stream: neither is silently ignored
+    assert!(err("two_gzip_members.idx.gz").ends_with("112 trailing bytes after the 100 elements the header promises; is the header corrupt or the file concatenated?"));
+    assert!(err("gzip_then_garbage.idx.gz").contains("corrupt or truncated gzip stream"));
+}
+
+#[test]
+fn safetensors_errors_say_what_is_wrong() {
+    let err = |name: &str| StateDict::load(corpus("safetensors").join(name)).err().unwrap().to_string();
+    let path = |name: &str| corpus("safetensors").join(name).display().to_string();
+    let name = "header_len_u64_max.safetensors";
+    assert_eq!(err(name), format!("{}: not a valid safetensors file: header too large", path(name)));
+    let name = "bool_byte_2.safetensors";
+    assert_eq!(err(name), format!("{}: tensor m: BOOL data holds the byte 2, expected 0 or 1", path(name)));
+    assert!(err("unsupported_dtype_u64.safetensors")
+        .ends_with("tensor w: dtype U64 is not supported (nabla holds F32, F64, I64 and BOOL)"));
+    assert!(err("shape_product_overflows.safetensors").contains("overflow"));
+    assert!(err("data_truncated.safetensors").contains("not fully covered"));
 }
 
 #[test]
@@ -193,11 +207,7 @@ fn every_crafted_bad_safetensors_file_is_an_error_naming_it() {
     let files = entries(&corpus("safetensors"), false);
     let results = files
         .iter()
-        .map(|f| {
-            expect_rejected(f, f, budget(std::fs::metadata(f).unwrap().len() as usize), |p: &std::path::Path| {
-                StateDict::load(p)
-            })
-        })
+        .map(|f| expect_rejected(f, f, budget(std::fs::metadata(f).unwrap().len() as usize), |p| StateDict::load(p)))
         .collect();
     assert_none_failed(results, files.len());
 }

@@ -11,7 +11,7 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 use nabla_tensor::{Error, Result};
 
 /// The two bytes every gzip stream starts with.
@@ -188,7 +188,9 @@ fn check_body_len(name: &Path, numel: u64, have: u64) -> Result<()> {
 /// promises, and no more than [`MAX_PREALLOC`] before the bytes actually arrive.
 fn read_gzipped(compressed: &[u8], path: &Path) -> Result<IdxArray> {
     let gz_err = |e: io::Error| Error::invalid_file(path, format!("corrupt or truncated gzip stream: {e}"));
-    let mut decoder = GzDecoder::new(compressed);
+    // All members, as gunzip reads them: a plain GzDecoder stops after the first and would
+    // silently accept a second member or garbage after the stream.
+    let mut decoder = MultiGzDecoder::new(compressed);
 
     // The header is at most 4 + 4 * 255 bytes: read the magic, then the dimensions.
     let mut header = vec![0u8; 4];

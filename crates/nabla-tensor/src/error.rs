@@ -119,7 +119,8 @@ pub enum Error {
     },
     /// `load_state_dict` found missing, unexpected or mis-shaped keys.
     StateDict {
-        /// Every problem found, one per line.
+        /// `for <Module>:`, then every problem found, each on its own line after a tab
+        /// (PyTorch's layout: "Error(s) in loading state_dict for Linear:\n\tMissing …").
         msg: String,
     },
 }
@@ -180,7 +181,7 @@ impl fmt::Display for Error {
             Error::Anomaly { msg } => write!(f, "{msg}"),
             Error::Io { path, msg } => write!(f, "{path}: {msg}"),
             Error::InvalidFile { path, reason } => write!(f, "{path}: {reason}"),
-            Error::StateDict { msg } => write!(f, "Error(s) in loading state_dict:\n{msg}"),
+            Error::StateDict { msg } => write!(f, "Error(s) in loading state_dict {msg}"),
         }
     }
 }
