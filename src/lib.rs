@@ -22,8 +22,14 @@ pub use nabla_autograd::{
     DType, Dim, Error, GradFn, HookHandle, NoGradGuard, RawTensor, Result, Scalar, Tensor,
 };
 
+/// Datasets, samplers, the DataLoader, transforms and the MNIST reader.
+pub use nabla_data as data;
+
 /// The kernel layer: storage, layouts and CPU kernels, without autograd.
 pub use nabla_tensor as kernels;
+
+/// Graph export (DOT, SVG, interactive HTML) and the inspection tools' types.
+pub use nabla_autograd::viz;
 
 /// What most programs need: `use nabla::prelude::*;`.
 pub mod prelude {

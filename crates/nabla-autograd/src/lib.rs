@@ -24,12 +24,14 @@ mod custom;
 mod dim;
 mod display;
 mod engine;
+mod explain;
 mod grad_mode;
 mod gradcheck;
 mod graph;
 pub mod ops;
 pub mod rng;
 mod tensor;
+pub mod viz;
 
 pub use dim::Dim;
 pub use grad_mode::{
@@ -47,9 +49,13 @@ pub use tensor::{GradFn, HookHandle, Tensor};
 pub mod autograd {
     pub use crate::custom::{apply_custom, CustomOp};
     pub use crate::engine::{backward_observed, grad, BackwardOptions, GradOptions, StepEvent};
+    pub use crate::explain::{
+        explain, explain_with, try_explain, Accumulation, BackwardSteps, Flow, LeafGrad, Step, Transcript,
+    };
     pub use crate::grad_mode::{detect_anomaly, AnomalyGuard};
     pub use crate::gradcheck::{gradcheck, gradcheck_with, gradgradcheck, GradcheckOptions, GradcheckReport};
     pub use crate::graph::{live_nodes, Backward, BackwardCtx, Grads, Saved};
+    pub use crate::viz::{check_nodes, check_nodes_with, first_bad_node, NoGradReason, NodeCheck, NodeStatus};
 }
 
 /// What most programs need: `use nabla_autograd::prelude::*;`.

@@ -453,6 +453,19 @@ impl GradFn {
         self.0.leaf().map(|l| Tensor(l.clone()))
     }
 
+    /// The tensor this node computed, while something still holds it (graph export and
+    /// the narrated backward show its name and values; intermediates nobody kept are gone).
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let x = Tensor::ones(&[1]).requires_grad_(true);
+    /// let y = &x * 2.0;
+    /// assert!(y.grad_fn().unwrap().output().unwrap().is_same(&y));
+    /// ```
+    pub fn output(&self) -> Option<Tensor> {
+        self.0.header().output.get().and_then(|w| w.upgrade()).map(Tensor)
+    }
+
     /// The source line of the operation that created this node.
     pub fn location(&self) -> &'static Location<'static> {
         self.0.header().location

@@ -113,6 +113,22 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
                 }
                 return out;
             }
+            let out_strides = crate::layout::contiguous_strides(shape);
+            if n >= PARALLEL_THRESHOLD {
+                let mut out = crate::pool::alloc_filled(n, T::zero());
+                crate::iter::par_fill_rows(
+                    &mut out,
+                    shape,
+                    [&out_strides, la.strides(), lb.strides()],
+                    [0, la.offset(), lb.offset()],
+                    |o, p, st, len| {
+                        for i in 0..len {
+                            o[p[0] + i * st[0]] = k.f(sa[p[1] + i * st[1]], sb[p[2] + i * st[2]]);
+                        }
+                    },
+                );
+                return out;
+            }
             let mut out = crate::pool::alloc::<T>(n);
             for_each_row_n(shape, [la.strides(), lb.strides()], [la.offset(), lb.offset()], |p, st, len| {
                 match (st[0], st[1]) {
@@ -174,6 +190,28 @@ impl RawTensor {
     /// Applies `k` to pairs of elements after broadcasting. Both operands must have the
     /// same float dtype (promotion is the caller's job).
     pub fn zip<K: BinaryKernel>(&self, op: &'static str, other: &RawTensor, k: &K) -> Result<RawTensor> {
+        if self.dtype() == other.dtype() && self.shape() == other.shape() && self.numel() < PARALLEL_THRESHOLD {
+            // the common small case: same shape, both packed; no broadcasting bookkeeping
+            if let (Some(ra), Some(rb)) = (self.layout().contiguous_range(), other.layout().contiguous_range()) {
+                fn same<T: Float>(
+                    a: &RawTensor,
+                    b: &RawTensor,
+                    ra: std::ops::Range<usize>,
+                    rb: std::ops::Range<usize>,
+                    k: &impl BinaryKernel,
+                ) -> RawTensor {
+                    let out: Vec<T> = a.with_slice::<T, _>(|sa, _| {
+                        b.with_slice::<T, _>(|sb, _| sa[ra].iter().zip(&sb[rb]).map(|(&x, &y)| k.f(x, y)).collect())
+                    });
+                    RawTensor::from_buffer(T::into_buffer(out), a.layout().contiguous_like())
+                }
+                match self.dtype() {
+                    DType::F32 => return Ok(same::<f32>(self, other, ra, rb, k)),
+                    DType::F64 => return Ok(same::<f64>(self, other, ra, rb, k)),
+                    _ => {}
+                }
+            }
+        }
         let shape = broadcast_shapes(op, self.shape(), other.shape())?;
         if self.dtype() != other.dtype() {
             return Err(Error::DType {

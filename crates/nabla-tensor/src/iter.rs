@@ -124,3 +124,48 @@ fn rows_of<const N: usize>(
         }
     }
 }
+
+/// Fills a contiguous output of `shape` in parallel: splits the outermost (coalesced)
+/// dimension into chunks and calls `f(out_chunk, starts, strides, len)` for each row of
+/// each chunk, where `out_chunk` is the part of `out` the chunk covers and row output
+/// positions are `starts[0]` (relative to the chunk) plus `i`. Operands `1..N` are
+/// the inputs with their strides and offsets; operand 0 is the output.
+pub fn par_fill_rows<T: Send, const N: usize>(
+    out: &mut [T],
+    shape: &[usize],
+    strides: [&[usize]; N],
+    offsets: [usize; N],
+    f: impl Fn(&mut [T], [usize; N], [usize; N], usize) + Sync,
+) {
+    use rayon::prelude::*;
+    if shape.contains(&0) {
+        return;
+    }
+    let (shape, strides) = coalesce(shape, strides);
+    if shape.is_empty() {
+        f(out, offsets, [1; N], 1);
+        return;
+    }
+    let outer = shape[0];
+    let inner: usize = shape[1..].iter().product();
+    let chunks = rayon::current_num_threads().max(1) * 4;
+    let per = outer.div_ceil(chunks).max(1);
+    // operand 0 (the output) is contiguous: its outer stride is `inner`
+    out.par_chunks_mut(per * inner).enumerate().for_each(|(c, out_chunk)| {
+        let start = c * per;
+        let len = (outer - start).min(per);
+        let mut sub_shape = shape.clone();
+        sub_shape[0] = len;
+        let mut offs = offsets;
+        for k in 0..N {
+            offs[k] += start * strides[k][0];
+        }
+        offs[0] = 0;
+        let st: [&[usize]; N] = std::array::from_fn(|k| &strides[k][..]);
+        let mut rows: Vec<([usize; N], [usize; N], usize)> = Vec::new();
+        for_each_row_n(&sub_shape, st, offs, |p, s, n| rows.push((p, s, n)));
+        for (p, s, n) in rows {
+            f(out_chunk, p, s, n);
+        }
+    });
+}

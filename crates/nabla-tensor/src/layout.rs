@@ -83,6 +83,15 @@ impl Layout {
         Layout { shape: shape.into(), strides: strides.into(), offset }
     }
 
+    /// A row-major layout of the same shape at offset 0 (reusing this layout's strides when
+    /// they already are row-major).
+    pub fn contiguous_like(&self) -> Layout {
+        if self.offset == 0 && self.strides == contiguous_strides(&self.shape) {
+            return self.clone();
+        }
+        Layout::contiguous(&self.shape)
+    }
+
     /// The sizes of the dimensions.
     pub fn shape(&self) -> &[usize] {
         &self.shape

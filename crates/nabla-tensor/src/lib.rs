@@ -19,6 +19,7 @@ pub mod conv;
 pub mod dtype;
 pub mod elementwise;
 pub mod error;
+pub mod index;
 pub mod iter;
 pub mod layout;
 pub mod matmul;

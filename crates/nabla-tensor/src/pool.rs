@@ -21,6 +21,16 @@ struct Pool {
     bytes: usize,
 }
 
+static HITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static MISSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// (hits, misses) of [`alloc`] for pooled sizes since the process started: a steady-state
+/// training loop should only hit.
+pub fn stats() -> (usize, usize) {
+    use std::sync::atomic::Ordering::Relaxed;
+    (HITS.load(Relaxed), MISSES.load(Relaxed))
+}
+
 static POOL: Mutex<Pool> = Mutex::new(Pool { f32s: Vec::new(), f64s: Vec::new(), bytes: 0 });
 
 /// Element types the pool keeps.
@@ -60,8 +70,10 @@ pub fn alloc<T: BufferElement>(n: usize) -> Vec<T> {
         if let Some(mut v) = taken {
             p.bytes -= v.capacity() * std::mem::size_of::<T>();
             v.clear();
+            HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return v;
         }
+        MISSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     Vec::with_capacity(n)
 }

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod conv;
+pub mod index;
 pub mod inplace;
 pub mod join;
 pub mod matmul;

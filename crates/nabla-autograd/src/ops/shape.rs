@@ -177,7 +177,7 @@ impl Backward for SliceScatterBackward {
         "SliceScatterBackward"
     }
     fn backward(&self, _ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
-        let end = self.start + self.len.saturating_sub(1) * self.step + 1;
+        let end = if self.len == 0 { self.start } else { self.start + (self.len - 1) * self.step + 1 };
         Ok(smallvec![Some(g.try_slice(
             self.dim,
             self.start,

@@ -1,0 +1,110 @@
+//! Kernels against naive loops, at awkward sizes and layouts, on both sides of the
+//! parallel threshold.
+
+use nabla_tensor::elementwise::{BinaryKernel, UnaryKernel};
+use nabla_tensor::{Float, RawTensor};
+
+struct Sub;
+impl BinaryKernel for Sub {
+    fn f<T: Float>(&self, a: T, b: T) -> T {
+        a - b
+    }
+}
+struct Cube;
+impl UnaryKernel for Cube {
+    fn f<T: Float>(&self, x: T) -> T {
+        x * x * x
+    }
+}
+
+fn data(n: usize) -> Vec<f64> {
+    (0..n).map(|i| ((i * 7919 % 1013) as f64) / 1013.0 - 0.5).collect()
+}
+
+#[test]
+fn zip_broadcast_and_transposed_match_naive_loops() {
+    for &(m, n) in &[(63usize, 65usize), (301, 257)] {
+        let a = RawTensor::from_vec(data(m * n), &[m, n]);
+        let b = RawTensor::from_vec(data(n), &[n]);
+        let c = a.zip("sub", &b, &Sub).unwrap().to_vec::<f64>();
+        let (va, vb) = (a.to_vec::<f64>(), b.to_vec::<f64>());
+        for i in 0..m {
+            for j in 0..n {
+                assert_eq!(c[i * n + j], va[i * n + j] - vb[j]);
+            }
+        }
+        // transposed lhs against a column broadcast
+        let at = a.transpose(0, 1); // [n, m]
+        let col = RawTensor::from_vec(data(n), &[n, 1]);
+        let d = at.zip("sub", &col, &Sub).unwrap().to_vec::<f64>();
+        for j in 0..n {
+            for i in 0..m {
+                assert_eq!(d[j * m + i], va[i * n + j] - vb[j]);
+            }
+        }
+        // map on a transposed view
+        let e = at.map("cube", &Cube).unwrap().to_vec::<f64>();
+        for j in 0..n {
+            for i in 0..m {
+                let x = va[i * n + j];
+                assert_eq!(e[j * m + i], x * x * x);
+            }
+        }
+    }
+}
+
+#[test]
+fn scalar_broadcast_over_a_large_vector_is_exact() {
+    let n = 100_003;
+    let g = RawTensor::from_vec(vec![2.0f32], &[]);
+    let g = g.with_layout(g.layout().broadcast_to("test", &[n]).unwrap());
+    let y = RawTensor::from_vec((0..n).map(|i| i as f32).collect::<Vec<_>>(), &[n]);
+    let out = g.zip("sub", &y, &Sub).unwrap().to_vec::<f32>();
+    assert!(out.iter().enumerate().all(|(i, &v)| v == 2.0 - i as f32));
+}
+
+#[test]
+fn sums_over_dims_match_naive_loops() {
+    let (a, b, c) = (37, 41, 43);
+    let x = RawTensor::from_vec(data(a * b * c), &[a, b, c]);
+    let v = x.to_vec::<f64>();
+    for dims in [vec![0], vec![1], vec![2], vec![0, 2], vec![0, 1, 2]] {
+        let s = x.sum_dims_keep("sum", &dims).unwrap();
+        let got = s.to_vec::<f64>();
+        let keep: Vec<usize> =
+            [a, b, c].iter().enumerate().map(|(d, &n)| if dims.contains(&d) { 1 } else { n }).collect();
+        let mut want = vec![0.0; keep.iter().product()];
+        for i in 0..a {
+            for j in 0..b {
+                for k in 0..c {
+                    let idx = [i, j, k];
+                    let o: usize = (0..3).fold(0, |acc, d| acc * keep[d] + if dims.contains(&d) { 0 } else { idx[d] });
+                    want[o] += v[(i * b + j) * c + k];
+                }
+            }
+        }
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-10, "dims {dims:?}: {g} vs {w}");
+        }
+    }
+}
+
+#[test]
+fn large_buffers_are_reused_in_steady_state() {
+    // Release and request the same large size repeatedly: after the first round every
+    // request is served from the pool.
+    let n = 1 << 20;
+    for _ in 0..3 {
+        let a = RawTensor::from_vec(vec![1.0f32; n], &[n]);
+        let b = a.map("cube", &Cube).unwrap();
+        drop(b);
+    }
+    let (hits_before, _) = nabla_tensor::pool::stats();
+    for _ in 0..5 {
+        let a = RawTensor::full(&[n], 1.0, nabla_tensor::DType::F32);
+        let b = a.map("cube", &Cube).unwrap();
+        assert_eq!(b.to_vec::<f32>()[n - 1], 1.0);
+    }
+    let (hits_after, _) = nabla_tensor::pool::stats();
+    assert!(hits_after >= hits_before + 10, "{hits_before} -> {hits_after}");
+}
