@@ -25,6 +25,10 @@ pub use nabla_autograd::{
 /// Datasets, samplers, the DataLoader, transforms and the MNIST reader.
 pub use nabla_data as data;
 
+/// `torch.nn.functional`'s names and argument order: activations, losses, convolution,
+/// pooling, dropout, linear.
+pub use nabla_autograd::functional;
+
 /// The kernel layer: storage, layouts and CPU kernels, without autograd.
 pub use nabla_tensor as kernels;
 

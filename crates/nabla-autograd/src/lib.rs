@@ -25,6 +25,7 @@ mod dim;
 mod display;
 mod engine;
 mod explain;
+pub mod functional;
 mod grad_mode;
 mod gradcheck;
 mod graph;

@@ -3,11 +3,15 @@
 //!
 //! [`record`] is the one place an op joins the graph.
 
+pub mod activation;
 pub mod binary;
 pub mod conv;
+pub mod dropout;
 pub mod index;
 pub mod inplace;
 pub mod join;
+pub mod linear;
+pub mod loss;
 pub mod matmul;
 pub mod pool;
 pub mod reduce;
