@@ -187,7 +187,9 @@ pub fn log_softmax<D: Dim>(x: &Tensor, dim: D) -> Tensor {
 // ---- convolution, pooling and indexing: re-exported from their op files ----
 
 pub use crate::ops::conv::{conv1d, conv2d, conv_transpose2d, try_conv1d, try_conv2d, try_conv_transpose2d};
-pub use crate::ops::pool::{adaptive_avg_pool2d, avg_pool2d, max_pool2d, try_adaptive_avg_pool2d, try_avg_pool2d, try_max_pool2d};
+pub use crate::ops::pool::{
+    adaptive_avg_pool2d, avg_pool2d, max_pool2d, try_adaptive_avg_pool2d, try_avg_pool2d, try_max_pool2d,
+};
 
 /// One-hot encoding of int64 class labels (PyTorch's `F.one_hot`); see [`Tensor::one_hot`].
 ///

@@ -159,6 +159,9 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
             });
             return;
         }
+        if g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0] {
+            return max_pool_2x2(x, w, ow_n, y, idx);
+        }
         // Without NaN, three passes whose loops vectorize (a select per element in one
         // pass would branch on `v > m`, a coin flip on real data): the maxima; then, taps
         // in reverse order, the first tap of each window holding its maximum (strict `>`
@@ -170,15 +173,15 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
                 *m = if v > *m { v } else { *m };
             }
         });
-        let mut tap = vec![T::zero(); y.len()];
+        let mut tap = vec![0usize; y.len()];
         g.for_each_tap_ordered(true, |oh, ih, j, lo, hi| {
-            let t = T::cast(((ih + g.padding[0] - oh * g.stride[0]) * g.kernel[1] + j) as f64);
+            let t = (ih + g.padding[0] - oh * g.stride[0]) * g.kernel[1] + j;
             let x = &x[ih * w + g.in_col(lo, j)..];
             let row = oh * ow_n + lo..oh * ow_n + hi;
             for (k, (tap, &m)) in tap[row.clone()].iter_mut().zip(&y[row]).enumerate() {
                 // arithmetic, not a select, which LLVM turns back into a branch
-                let hit = T::cast((x[k * stride] == m) as u8 as f64);
-                *tap = *tap + (t - *tap) * hit;
+                let hit = (x[k * stride] == m) as usize;
+                *tap = tap.wrapping_add(t.wrapping_sub(*tap).wrapping_mul(hit));
             }
         });
         // position = window origin (may be in the padding) + the tap's offset
@@ -187,7 +190,7 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
         for (oh, (idx, tap)) in idx.chunks_mut(ow_n).zip(tap.chunks(ow_n)).enumerate() {
             let row = ((oh * g.stride[0]) as isize - g.padding[0] as isize) * w as isize - g.padding[1] as isize;
             for (ow, (i, t)) in idx.iter_mut().zip(tap).enumerate() {
-                *i = (row + (ow * stride) as isize + offsets[crate::dtype::Element::to_f64(*t) as usize]) as i64;
+                *i = (row + (ow * stride) as isize + offsets[*t]) as i64;
             }
         }
     };
@@ -195,6 +198,25 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
         y.par_chunks_mut(op).zip(idx.par_chunks_mut(op).zip(x.par_chunks(ip))).for_each(plane);
     } else {
         y.chunks_mut(op).zip(idx.chunks_mut(op).zip(x.chunks(ip))).for_each(plane);
+    }
+}
+
+/// The common 2×2, stride-2 max pooling of one plane without NaN: a compare tree in scan
+/// order (`a b / c d`, strict `>` so the first maximum wins ties), the index by integer
+/// arithmetic on the comparisons so that nothing branches on the data.
+fn max_pool_2x2<T: Float>(x: &[T], w: usize, ow_n: usize, y: &mut [T], idx: &mut [i64]) {
+    for (oh, (y, idx)) in y.chunks_mut(ow_n).zip(idx.chunks_mut(ow_n)).enumerate() {
+        let top = &x[2 * oh * w..2 * oh * w + 2 * ow_n];
+        let bottom = &x[(2 * oh + 1) * w..(2 * oh + 1) * w + 2 * ow_n];
+        for (ow, ((y, i), (t, b))) in
+            y.iter_mut().zip(idx.iter_mut()).zip(top.chunks_exact(2).zip(bottom.chunks_exact(2))).enumerate()
+        {
+            let (r, l) = ((t[1] > t[0]) as usize, (b[1] > b[0]) as usize);
+            let (mt, mb) = (if t[1] > t[0] { t[1] } else { t[0] }, if b[1] > b[0] { b[1] } else { b[0] });
+            let down = (mb > mt) as usize;
+            *y = if mb > mt { mb } else { mt };
+            *i = (2 * oh * w + 2 * ow + down * (w + l) + (1 - down) * r) as i64;
+        }
     }
 }
 
@@ -461,6 +483,14 @@ mod tests {
         // -inf everywhere, and a tie between later elements
         max_pool2d_forward(&g, &[f32::NEG_INFINITY; 12], &mut y, &mut idx);
         assert_eq!(idx, vec![0, 1, 0, 1, 4, 5]);
+        // the 2×2, stride-2 path (odd sizes: the last row and column are dropped)
+        let g2 = PoolGeom::new(1, [3, 5], [2, 2], [2, 2], [0, 0]).unwrap();
+        let x2 = [1.0f32, 3.0, 3.0, 0.0, 9.0, 3.0, 2.0, 0.0, 3.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0];
+        let (mut y2, mut idx2) = ([0.0f32; 2], [0i64; 2]);
+        max_pool2d_forward(&g2, &x2, &mut y2, &mut idx2);
+        assert_eq!((y2, idx2), ([3.0, 3.0], [1, 2]));
+        max_pool2d_forward(&g2, &[5.0f32; 15], &mut y2, &mut idx2);
+        assert_eq!(idx2, [0, 2]);
         let mut x = [0.0f32; 12];
         (x[5], x[6]) = (1.0, 1.0);
         max_pool2d_forward(&g, &x, &mut y, &mut idx);
