@@ -140,8 +140,12 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
     }
     let (w, ow_n, stride) = (g.in_size[1], g.out_size[1], g.stride[1]);
     let plane = |(y, (idx, x)): (&mut [T], (&mut [i64], &[T]))| {
+        let has_nan = x.iter().fold(false, |a, v| a | v.is_nan());
+        if !has_nan && g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0] {
+            return max_pool_2x2(x, w, ow_n, y, idx);
+        }
         y.fill(T::neg_infinity());
-        if x.iter().fold(false, |a, v| a | v.is_nan()) {
+        if has_nan {
             // NaN wins and propagates, the last NaN of a window giving the index; a window
             // wholly of -inf reports its first element
             for (o, i) in idx.iter_mut().enumerate() {
@@ -158,9 +162,6 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
                 }
             });
             return;
-        }
-        if g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0] {
-            return max_pool_2x2(x, w, ow_n, y, idx);
         }
         // Without NaN, three passes whose loops vectorize (a select per element in one
         // pass would branch on `v > m`, a coin flip on real data): the maxima; then, taps
@@ -240,13 +241,13 @@ pub fn gather_by_index<T: Float>(g: &PoolGeom, x: &[T], idx: &[i64], y: &mut [T]
     }
 }
 
-/// The gradient of max pooling: each output gradient is added at its window's argmax;
-/// `gx` is overwritten.
+/// The gradient of max pooling: each output gradient is added to `gx` at its window's
+/// argmax (pass zeros for the plain gradient).
 ///
 /// ```
 /// use nabla_tensor::conv::{max_pool2d_backward, PoolGeom};
 /// let g = PoolGeom::new(1, [2, 4], [2, 2], [2, 2], [0, 0]).unwrap();
-/// let mut gx = [9.0f32; 8];
+/// let mut gx = [0.0f32; 8];
 /// max_pool2d_backward(&g, &[1.0, 2.0], &[1, 6], &mut gx);
 /// assert_eq!(gx, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
 /// ```
@@ -255,7 +256,6 @@ pub fn max_pool2d_backward<T: Float>(g: &PoolGeom, gy: &[T], idx: &[i64], gx: &m
     assert_eq!(gx.len(), g.planes * ip, "max_pool2d_backward: output length");
     assert_eq!(gy.len(), g.planes * op, "max_pool2d_backward: gradient length");
     assert_eq!(idx.len(), gy.len(), "max_pool2d_backward: indices length");
-    gx.fill(T::zero());
     if op == 0 || ip == 0 {
         return;
     }
@@ -305,14 +305,13 @@ fn inverse_divisors<T: Float>(g: &PoolGeom) -> Vec<T> {
 }
 
 /// The gradient (adjoint) of [`avg_pool2d_forward`]: each output gradient spread evenly
-/// over its window; `gx` is overwritten.
+/// over its window, added to `gx` (pass zeros for the plain gradient).
 pub fn avg_pool2d_backward<T: Float>(g: &PoolGeom, gy: &[T], gx: &mut [T]) {
     assert_eq!(gx.len(), g.planes * g.in_plane(), "avg_pool2d_backward: output length");
     assert_eq!(gy.len(), g.planes * g.out_plane(), "avg_pool2d_backward: gradient length");
     let (w, ow_n) = (g.in_size[1], g.out_size[1]);
     let inv = inverse_divisors::<T>(g);
     per_plane(gx, g.in_plane(), gy, g.out_plane(), |gx, gy| {
-        gx.fill(T::zero());
         let scaled: Vec<T> = gy.iter().zip(&inv).map(|(&v, &d)| v * d).collect();
         g.for_each_tap(|oh, ih, j, lo, hi| {
             for (k, &v) in scaled[oh * ow_n + lo..oh * ow_n + hi].iter().enumerate() {
@@ -366,7 +365,8 @@ pub fn adaptive_avg_pool2d_forward<T: Float>(
     });
 }
 
-/// The gradient (adjoint) of [`adaptive_avg_pool2d_forward`]; `gx` is overwritten.
+/// The gradient (adjoint) of [`adaptive_avg_pool2d_forward`], added to `gx` (pass zeros for
+/// the plain gradient).
 pub fn adaptive_avg_pool2d_backward<T: Float>(
     planes: usize,
     in_size: [usize; 2],
@@ -378,7 +378,6 @@ pub fn adaptive_avg_pool2d_backward<T: Float>(
     assert_eq!(gx.len(), planes * ip, "adaptive_avg_pool2d_backward: output length");
     assert_eq!(gy.len(), planes * op, "adaptive_avg_pool2d_backward: gradient length");
     per_plane(gx, ip, gy, op, |gx, gy| {
-        gx.fill(T::zero());
         for oh in 0..out_size[0] {
             let rows = adaptive_bin(oh, in_size[0], out_size[0]);
             for ow in 0..out_size[1] {
@@ -453,6 +452,7 @@ mod tests {
             let mut ya = vec![0.0; n];
             avg_pool2d_forward(&g, &x, &mut ya);
             assert_close(&format!("avg {g:?}"), &ya, &naive_pool(&g, &x, true), 1e-12);
+            gx.fill(0.0);
             avg_pool2d_backward(&g, &gy, &mut gx);
             let lhs: f64 = gy.iter().zip(&ya).map(|(a, b)| a * b).sum();
             let rhs: f64 = gx.iter().zip(&x).map(|(a, b)| a * b).sum();
