@@ -425,7 +425,8 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T
 
 /// `x̄ = Cₓᵀ(ȳ; w) (+ bias)`: the gradient of a convolution with respect to its input, and
 /// the transposed convolution of `ȳ` (`[N, C_out, OH, OW]`) by `w`. `bias` (`[C_in]`) is
-/// added per input channel; `x̄` (`[N, C_in, H, W]`) is overwritten.
+/// added per input channel. The result is *added* to `x̄` (`[N, C_in, H, W]`), as a gradient
+/// accumulates: pass zeros for the plain value.
 ///
 /// ```
 /// use nabla_tensor::conv::{conv2d_backward_input, ConvGeom};
@@ -442,7 +443,6 @@ pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T], bias: Op
     if let Some(b) = bias {
         assert_eq!(b.len(), g.in_channels, "conv2d_backward_input: bias length");
     }
-    gx.fill(T::zero());
     if gx.is_empty() {
         return;
     }
@@ -476,7 +476,7 @@ pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T], bias: Op
                 MatRef { data: gy, offset: n * g.out_image() + gr * cout_g * ohw + c0, row_stride: ohw, col_stride: 1 };
             if g.pointwise() {
                 // SAFETY: this item owns the planes of its channel block.
-                unsafe { gemm_into(dst, plane_off + c0, hw, (cb.len(), ncols, cout_g), a, b, false, !par) };
+                unsafe { gemm_into(dst, plane_off + c0, hw, (cb.len(), ncols, cout_g), a, b, true, !par) };
             } else {
                 let rows_col = cb.len() * taps;
                 scratch.resize(rows_col * ncols, T::zero());
@@ -686,7 +686,7 @@ mod tests {
         let mut y = vec![0.0; ry.len()];
         conv2d_forward(&g, &x, &w, Some(&b), &mut y);
         assert_close(&format!("forward {ctx}"), &y, &ry, 1e-12);
-        let mut gx = vec![7.0; rgx.len()];
+        let mut gx = vec![0.0; rgx.len()];
         conv2d_backward_input(&g, &gy, &w, None, &mut gx);
         assert_close(&format!("input grad {ctx}"), &gx, &rgx, 1e-12);
         let mut gw = vec![7.0; rgw.len()];

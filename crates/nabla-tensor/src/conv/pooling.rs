@@ -68,21 +68,27 @@ impl PoolGeom {
     /// order of a window (rows, then columns). Input column of output `ow` under tap `j`:
     /// `ow·stride + j - padding`. Kernels loop over `lo..hi`: independent iterations the
     /// compiler vectorizes, instead of a short dependent loop per window.
-    fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
+    fn for_each_tap(&self, f: impl FnMut(usize, usize, usize, usize, usize)) {
+        self.for_each_tap_ordered(false, f)
+    }
+
+    /// [`PoolGeom::for_each_tap`], with each window's taps in reverse order if `reverse`.
+    fn for_each_tap_ordered(&self, reverse: bool, mut f: impl FnMut(usize, usize, usize, usize, usize)) {
         let spans: Vec<(usize, usize)> = (0..self.kernel[1])
             .map(|j| {
                 valid_span(self.out_size[1], self.stride[1], j as isize - self.padding[1] as isize, self.in_size[1])
             })
             .collect();
+        let (kh, kw) = (self.kernel[0], self.kernel[1]);
         for oh in 0..self.out_size[0] {
-            for i in 0..self.kernel[0] {
+            for t in 0..kh * kw {
+                let t = if reverse { kh * kw - 1 - t } else { t };
+                let (i, j) = (t / kw, t % kw);
                 let ih = (oh * self.stride[0] + i) as isize - self.padding[0] as isize;
                 if ih < 0 || ih >= self.in_size[0] as isize {
                     continue;
                 }
-                for (j, &(lo, hi)) in spans.iter().enumerate() {
-                    f(oh, ih as usize, j, lo, hi);
-                }
+                f(oh, ih as usize, j, spans[j].0, spans[j].1);
             }
         }
     }
@@ -132,39 +138,62 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
     if op == 0 || ip == 0 {
         return;
     }
-    let (w, ow_n) = (g.in_size[1], g.out_size[1]);
-    let first_cols: Vec<usize> = (0..ow_n).map(|ow| g.window(0, ow).1.start).collect();
+    let (w, ow_n, stride) = (g.in_size[1], g.out_size[1], g.stride[1]);
     let plane = |(y, (idx, x)): (&mut [T], (&mut [i64], &[T]))| {
-        y.fill(T::neg_infinity());
-        // a window wholly of -inf (or of padding) reports its first in-plane element
-        for (oh, row) in idx.chunks_mut(ow_n).enumerate() {
-            let first_row = g.window(oh, 0).0.start * w;
-            row.iter_mut().zip(&first_cols).for_each(|(i, &c)| *i = (first_row + c) as i64);
-        }
-        // NaN is rare: test once per plane and keep the common loop to one compare
         let has_nan = x.iter().fold(false, |a, v| a | v.is_nan());
-        let stride = g.stride[1];
-        g.for_each_tap(|oh, ih, j, lo, hi| {
-            let (m, best) = (&mut y[oh * ow_n + lo..oh * ow_n + hi], &mut idx[oh * ow_n + lo..oh * ow_n + hi]);
-            let first = ih * w + g.in_col(lo, j);
-            let x = &x[first..];
-            // first maximum wins ties; NaN wins and propagates (PyTorch's rule)
-            if has_nan {
-                for (k, (m, best)) in m.iter_mut().zip(best).enumerate() {
-                    let v = x[k * stride];
+        if !has_nan && g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0] {
+            return max_pool_2x2(x, w, ow_n, y, idx);
+        }
+        y.fill(T::neg_infinity());
+        if has_nan {
+            // NaN wins and propagates, the last NaN of a window giving the index; a window
+            // wholly of -inf reports its first element
+            for (o, i) in idx.iter_mut().enumerate() {
+                let (rows, cols) = g.window(o / ow_n, o % ow_n);
+                *i = (rows.start * w + cols.start) as i64;
+            }
+            g.for_each_tap(|oh, ih, j, lo, hi| {
+                for ow in lo..hi {
+                    let at = ih * w + g.in_col(ow, j);
+                    let (m, v) = (&mut y[oh * ow_n + ow], x[at]);
                     if v > *m || v.is_nan() {
-                        (*m, *best) = (v, (first + k * stride) as i64);
+                        (*m, idx[oh * ow_n + ow]) = (v, at as i64);
                     }
                 }
-            } else {
-                // constant strides let LLVM vectorize the common cases
-                match stride {
-                    1 => max_row::<T, 1>(x, first, 1, m, best),
-                    2 => max_row::<T, 2>(x, first, 2, m, best),
-                    _ => max_row::<T, 0>(x, first, stride, m, best),
-                }
+            });
+            return;
+        }
+        // Without NaN, three passes whose loops vectorize (a select per element in one
+        // pass would branch on `v > m`, a coin flip on real data): the maxima; then, taps
+        // in reverse order, the first tap of each window holding its maximum (strict `>`
+        // above: the first maximum wins ties, as in PyTorch); then that tap's position.
+        g.for_each_tap(|oh, ih, j, lo, hi| {
+            let x = &x[ih * w + g.in_col(lo, j)..];
+            for (k, m) in y[oh * ow_n + lo..oh * ow_n + hi].iter_mut().enumerate() {
+                let v = x[k * stride];
+                *m = if v > *m { v } else { *m };
             }
         });
+        let mut tap = vec![0usize; y.len()];
+        g.for_each_tap_ordered(true, |oh, ih, j, lo, hi| {
+            let t = (ih + g.padding[0] - oh * g.stride[0]) * g.kernel[1] + j;
+            let x = &x[ih * w + g.in_col(lo, j)..];
+            let row = oh * ow_n + lo..oh * ow_n + hi;
+            for (k, (tap, &m)) in tap[row.clone()].iter_mut().zip(&y[row]).enumerate() {
+                // arithmetic, not a select, which LLVM turns back into a branch
+                let hit = (x[k * stride] == m) as usize;
+                *tap = tap.wrapping_add(t.wrapping_sub(*tap).wrapping_mul(hit));
+            }
+        });
+        // position = window origin (may be in the padding) + the tap's offset
+        let kw = g.kernel[1];
+        let offsets: Vec<isize> = (0..g.kernel[0] * kw).map(|t| ((t / kw) * w + t % kw) as isize).collect();
+        for (oh, (idx, tap)) in idx.chunks_mut(ow_n).zip(tap.chunks(ow_n)).enumerate() {
+            let row = ((oh * g.stride[0]) as isize - g.padding[0] as isize) * w as isize - g.padding[1] as isize;
+            for (ow, (i, t)) in idx.iter_mut().zip(tap).enumerate() {
+                *i = (row + (ow * stride) as isize + offsets[*t]) as i64;
+            }
+        }
     };
     if x.len() >= PAR_ELEMS && rayon::current_num_threads() > 1 {
         y.par_chunks_mut(op).zip(idx.par_chunks_mut(op).zip(x.par_chunks(ip))).for_each(plane);
@@ -173,22 +202,22 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
     }
 }
 
-/// One kernel tap of max pooling over a run of outputs (no NaN): input `k` is
-/// `x[k · stride]`, at plane index `first + k · stride`. `S` is the stride when known at
-/// compile time (0: use `stride`).
-#[inline(always)]
-fn max_row<T: Float, const S: usize>(x: &[T], first: usize, stride: usize, m: &mut [T], best: &mut [i64]) {
-    let stride = if S == 0 { stride } else { S };
-    let n = m.len();
-    if n == 0 {
-        return;
-    }
-    let x = &x[..(n - 1) * stride + 1];
-    for k in 0..n {
-        let v = x[k * stride];
-        let gt = v > m[k];
-        best[k] = if gt { (first + k * stride) as i64 } else { best[k] };
-        m[k] = if gt { v } else { m[k] };
+/// The common 2×2, stride-2 max pooling of one plane without NaN: a compare tree in scan
+/// order (`a b / c d`, strict `>` so the first maximum wins ties), the index by integer
+/// arithmetic on the comparisons so that nothing branches on the data.
+fn max_pool_2x2<T: Float>(x: &[T], w: usize, ow_n: usize, y: &mut [T], idx: &mut [i64]) {
+    for (oh, (y, idx)) in y.chunks_mut(ow_n).zip(idx.chunks_mut(ow_n)).enumerate() {
+        let top = &x[2 * oh * w..2 * oh * w + 2 * ow_n];
+        let bottom = &x[(2 * oh + 1) * w..(2 * oh + 1) * w + 2 * ow_n];
+        for (ow, ((y, i), (t, b))) in
+            y.iter_mut().zip(idx.iter_mut()).zip(top.chunks_exact(2).zip(bottom.chunks_exact(2))).enumerate()
+        {
+            let (r, l) = ((t[1] > t[0]) as usize, (b[1] > b[0]) as usize);
+            let (mt, mb) = (if t[1] > t[0] { t[1] } else { t[0] }, if b[1] > b[0] { b[1] } else { b[0] });
+            let down = (mb > mt) as usize;
+            *y = if mb > mt { mb } else { mt };
+            *i = (2 * oh * w + 2 * ow + down * (w + l) + (1 - down) * r) as i64;
+        }
     }
 }
 
@@ -212,13 +241,13 @@ pub fn gather_by_index<T: Float>(g: &PoolGeom, x: &[T], idx: &[i64], y: &mut [T]
     }
 }
 
-/// The gradient of max pooling: each output gradient is added at its window's argmax;
-/// `gx` is overwritten.
+/// The gradient of max pooling: each output gradient is added to `gx` at its window's
+/// argmax (pass zeros for the plain gradient).
 ///
 /// ```
 /// use nabla_tensor::conv::{max_pool2d_backward, PoolGeom};
 /// let g = PoolGeom::new(1, [2, 4], [2, 2], [2, 2], [0, 0]).unwrap();
-/// let mut gx = [9.0f32; 8];
+/// let mut gx = [0.0f32; 8];
 /// max_pool2d_backward(&g, &[1.0, 2.0], &[1, 6], &mut gx);
 /// assert_eq!(gx, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
 /// ```
@@ -227,7 +256,6 @@ pub fn max_pool2d_backward<T: Float>(g: &PoolGeom, gy: &[T], idx: &[i64], gx: &m
     assert_eq!(gx.len(), g.planes * ip, "max_pool2d_backward: output length");
     assert_eq!(gy.len(), g.planes * op, "max_pool2d_backward: gradient length");
     assert_eq!(idx.len(), gy.len(), "max_pool2d_backward: indices length");
-    gx.fill(T::zero());
     if op == 0 || ip == 0 {
         return;
     }
@@ -277,14 +305,13 @@ fn inverse_divisors<T: Float>(g: &PoolGeom) -> Vec<T> {
 }
 
 /// The gradient (adjoint) of [`avg_pool2d_forward`]: each output gradient spread evenly
-/// over its window; `gx` is overwritten.
+/// over its window, added to `gx` (pass zeros for the plain gradient).
 pub fn avg_pool2d_backward<T: Float>(g: &PoolGeom, gy: &[T], gx: &mut [T]) {
     assert_eq!(gx.len(), g.planes * g.in_plane(), "avg_pool2d_backward: output length");
     assert_eq!(gy.len(), g.planes * g.out_plane(), "avg_pool2d_backward: gradient length");
     let (w, ow_n) = (g.in_size[1], g.out_size[1]);
     let inv = inverse_divisors::<T>(g);
     per_plane(gx, g.in_plane(), gy, g.out_plane(), |gx, gy| {
-        gx.fill(T::zero());
         let scaled: Vec<T> = gy.iter().zip(&inv).map(|(&v, &d)| v * d).collect();
         g.for_each_tap(|oh, ih, j, lo, hi| {
             for (k, &v) in scaled[oh * ow_n + lo..oh * ow_n + hi].iter().enumerate() {
@@ -338,7 +365,8 @@ pub fn adaptive_avg_pool2d_forward<T: Float>(
     });
 }
 
-/// The gradient (adjoint) of [`adaptive_avg_pool2d_forward`]; `gx` is overwritten.
+/// The gradient (adjoint) of [`adaptive_avg_pool2d_forward`], added to `gx` (pass zeros for
+/// the plain gradient).
 pub fn adaptive_avg_pool2d_backward<T: Float>(
     planes: usize,
     in_size: [usize; 2],
@@ -350,7 +378,6 @@ pub fn adaptive_avg_pool2d_backward<T: Float>(
     assert_eq!(gx.len(), planes * ip, "adaptive_avg_pool2d_backward: output length");
     assert_eq!(gy.len(), planes * op, "adaptive_avg_pool2d_backward: gradient length");
     per_plane(gx, ip, gy, op, |gx, gy| {
-        gx.fill(T::zero());
         for oh in 0..out_size[0] {
             let rows = adaptive_bin(oh, in_size[0], out_size[0]);
             for ow in 0..out_size[1] {
@@ -425,6 +452,7 @@ mod tests {
             let mut ya = vec![0.0; n];
             avg_pool2d_forward(&g, &x, &mut ya);
             assert_close(&format!("avg {g:?}"), &ya, &naive_pool(&g, &x, true), 1e-12);
+            gx.fill(0.0);
             avg_pool2d_backward(&g, &gy, &mut gx);
             let lhs: f64 = gy.iter().zip(&ya).map(|(a, b)| a * b).sum();
             let rhs: f64 = gx.iter().zip(&x).map(|(a, b)| a * b).sum();
@@ -441,6 +469,32 @@ mod tests {
         assert_eq!(y[0], -5.0); // the padding (no value) never wins over -5
         assert!(y[1].is_nan() && idx[1] == 1);
         assert_eq!((y[6], idx[6]), (-7.0, 2));
+    }
+
+    #[test]
+    fn max_pool_ties_pick_the_first_maximum() {
+        // equal values everywhere: every window reports its first in-plane element
+        let g = PoolGeom::new(1, [3, 4], [3, 3], [1, 2], [1, 1]).unwrap();
+        let n = g.out_size[0] * g.out_size[1];
+        let (mut y, mut idx) = (vec![0.0f32; n], vec![0i64; n]);
+        max_pool2d_forward(&g, &[2.0f32; 12], &mut y, &mut idx);
+        assert_eq!(y, vec![2.0; n]);
+        assert_eq!(idx, vec![0, 1, 0, 1, 4, 5]);
+        // -inf everywhere, and a tie between later elements
+        max_pool2d_forward(&g, &[f32::NEG_INFINITY; 12], &mut y, &mut idx);
+        assert_eq!(idx, vec![0, 1, 0, 1, 4, 5]);
+        // the 2×2, stride-2 path (odd sizes: the last row and column are dropped)
+        let g2 = PoolGeom::new(1, [3, 5], [2, 2], [2, 2], [0, 0]).unwrap();
+        let x2 = [1.0f32, 3.0, 3.0, 0.0, 9.0, 3.0, 2.0, 0.0, 3.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0];
+        let (mut y2, mut idx2) = ([0.0f32; 2], [0i64; 2]);
+        max_pool2d_forward(&g2, &x2, &mut y2, &mut idx2);
+        assert_eq!((y2, idx2), ([3.0, 3.0], [1, 2]));
+        max_pool2d_forward(&g2, &[5.0f32; 15], &mut y2, &mut idx2);
+        assert_eq!(idx2, [0, 2]);
+        let mut x = [0.0f32; 12];
+        (x[5], x[6]) = (1.0, 1.0);
+        max_pool2d_forward(&g, &x, &mut y, &mut idx);
+        assert_eq!(idx, vec![5, 5, 5, 5, 5, 5]);
     }
 
     #[test]
