@@ -6,7 +6,7 @@
 //!
 //! and `v_model` is one Gibbs step away from the data (sampled without recording a graph).
 //! Prints the reconstruction error per epoch and writes the learned filters (the columns
-//! of `W` as 28×28 images) to `runs/<name>/filters.pgm`.
+//! of `W` as 28×28 images) to `runs/<name>/filters.png`.
 //!
 //! `cargo run --release --example 10_rbm -- [--epochs 5] [--limit N] [--hidden 64] [--name rbm]`
 
@@ -59,25 +59,10 @@ fn bernoulli(p: &Tensor) -> Tensor {
 
 /// The columns of `w` ([784, hidden]) as a grid of 28×28 tiles, each scaled to its own
 /// range, written as a binary PGM (greyscale, readable by any image viewer).
-fn write_filters(path: &std::path::Path, w: &Tensor) -> std::io::Result<()> {
-    let hidden = w.shape()[1];
-    let w = w.t().contiguous().to_vec::<f32>();
-    let cols = (hidden as f64).sqrt().ceil() as usize;
-    let rows = hidden.div_ceil(cols);
-    let (tile, gap) = (28, 2);
-    let (width, height) = (cols * (tile + gap) + gap, rows * (tile + gap) + gap);
-    let mut pixels = vec![255u8; width * height];
-    for (k, filter) in w.chunks(784).enumerate() {
-        let (lo, hi) = filter.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-        let (x0, y0) = (gap + (k % cols) * (tile + gap), gap + (k / cols) * (tile + gap));
-        for (i, &x) in filter.iter().enumerate() {
-            let level = ((x - lo) / (hi - lo).max(1e-12) * 255.0) as u8;
-            pixels[(y0 + i / tile) * width + x0 + i % tile] = level;
-        }
-    }
-    let mut out = format!("P5\n{width} {height}\n255\n").into_bytes();
-    out.extend_from_slice(&pixels);
-    std::fs::write(path, out)
+/// Each hidden unit's weights (a column of `w`) as a 28×28 image, in one PNG grid.
+fn write_filters(path: &std::path::Path, w: &Tensor) -> Result<(), Box<dyn std::error::Error>> {
+    let filters: Vec<Vec<f32>> = w.t().contiguous().to_vec::<f32>().chunks(784).map(<[f32]>::to_vec).collect();
+    common::image_grid(path, &filters, 28, 3)
 }
 
 fn main() {
@@ -122,7 +107,7 @@ fn main() {
     }
     let seconds = start.elapsed().as_secs_f64();
     std::fs::create_dir_all(&dir).expect("creating the run directory");
-    let filters = dir.join("filters.pgm");
+    let filters = dir.join("filters.png");
     write_filters(&filters, &rbm.w.detach()).expect("writing the filters");
     println!("learned filters: {}", filters.display());
     println!(

@@ -100,7 +100,7 @@ fn ex08_mnist_cnn() {
     let r = run("08_mnist_cnn", &["--epochs", "1", "--limit", "2000", "--name", "test_mnist_cnn"]);
     assert!(num(&r, "accuracy") > 0.80, "{r:?}"); // 0.855 measured
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runs/test_mnist_cnn");
-    for file in ["metrics.csv", "loss.svg", "accuracy.svg", "model.safetensors"] {
+    for file in ["metrics.csv", "loss.png", "accuracy.png", "model.safetensors"] {
         assert!(dir.join(file).exists(), "{} missing", dir.join(file).display());
     }
     let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
@@ -119,7 +119,7 @@ fn ex10_rbm() {
     let r = run("10_rbm", &["--epochs", "2", "--limit", "2000", "--name", "test_rbm"]);
     // an all-black guess errs by the number of lit pixels (≈ 96); 61 measured
     assert!(num(&r, "recon_error") < 0.8 * num(&r, "blank_error"), "{r:?}");
-    assert!(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runs/test_rbm/filters.pgm").exists());
+    assert!(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("runs/test_rbm/filters.png").exists());
 }
 
 #[test]

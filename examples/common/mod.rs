@@ -129,7 +129,7 @@ pub struct EpochMetrics {
     pub seconds: f64,
 }
 
-/// Writes `metrics.csv`, `loss.svg` and `accuracy.svg` into `dir`.
+/// Writes `metrics.csv`, `loss.png` and `accuracy.png` into `dir`.
 pub fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(dir)?;
     let mut csv = String::from("epoch,train_loss,test_accuracy,seconds\n");
@@ -139,12 +139,27 @@ pub fn write_metrics(dir: &Path, rows: &[EpochMetrics]) -> Result<(), Box<dyn st
     std::fs::write(dir.join("metrics.csv"), csv)?;
     let loss: Vec<(f64, f64)> = rows.iter().map(|r| (r.epoch as f64, r.train_loss)).collect();
     let acc: Vec<(f64, f64)> = rows.iter().map(|r| (r.epoch as f64, r.test_accuracy)).collect();
-    line_plot(&dir.join("loss.svg"), "training loss", "loss", &loss, RED)?;
-    line_plot(&dir.join("accuracy.svg"), "held-out accuracy", "accuracy", &acc, BLUE)?;
+    line_plot(&dir.join("loss.png"), "training loss", "loss", &loss, RED)?;
+    line_plot(&dir.join("accuracy.png"), "held-out accuracy", "accuracy", &acc, BLUE)?;
     Ok(())
 }
 
-/// A line plot of `points` (epoch, value) as an SVG file: no fonts are needed to write it.
+/// The font the PNG plots are drawn with: DejaVu Sans, bundled in `examples/assets/` with
+/// its licence, so the plots look the same on machines without system fonts.
+static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
+
+/// Registers the bundled font as `sans-serif` (once).
+fn register_font() -> Result<(), Box<dyn std::error::Error>> {
+    static REGISTERED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok());
+    if ok {
+        Ok(())
+    } else {
+        Err("the bundled font examples/assets/DejaVuSans.ttf is not a valid TrueType font".into())
+    }
+}
+
+/// A line plot of `points` (epoch, value) as a PNG file.
 pub fn line_plot(
     path: &Path,
     title: &str,
@@ -152,20 +167,52 @@ pub fn line_plot(
     points: &[(f64, f64)],
     color: RGBColor,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let root = SVGBackend::new(path, (640, 400)).into_drawing_area();
+    register_font()?;
+    let root = BitMapBackend::new(path, (640, 400)).into_drawing_area();
     root.fill(&WHITE)?;
     let x_max = points.iter().map(|p| p.0).fold(1.0, f64::max);
     let (lo, hi) = points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p.1), hi.max(p.1)));
     let pad = ((hi - lo) * 0.1).max(1e-3);
     let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(55)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
         .build_cartesian_2d(0.0..x_max + 0.5, (lo - pad)..(hi + pad))?;
-    chart.configure_mesh().x_desc("epoch").y_desc(y_label).draw()?;
+    chart.configure_mesh().x_desc("epoch").y_desc(y_label).label_style(("sans-serif", 14)).draw()?;
     chart.draw_series(LineSeries::new(points.iter().copied(), color.stroke_width(2)))?;
-    chart.draw_series(points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+    chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+    root.present()?;
+    Ok(())
+}
+
+/// A grid of grayscale `tile`×`tile` images (each row of `images` one image, scaled to its own
+/// min..max) as a PNG file, every pixel drawn as a `scale`×`scale` block.
+pub fn image_grid(
+    path: &Path,
+    images: &[Vec<f32>],
+    tile: usize,
+    scale: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let cols = (images.len() as f64).sqrt().ceil().max(1.0) as usize;
+    let rows = images.len().div_ceil(cols).max(1);
+    let gap = 2;
+    let cell = tile * scale + gap;
+    let (width, height) = (cols * cell + gap, rows * cell + gap);
+    let root = BitMapBackend::new(path, (width as u32, height as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    for (k, image) in images.iter().enumerate() {
+        let (lo, hi) = image.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        let (x0, y0) = (gap + (k % cols) * cell, gap + (k / cols) * cell);
+        for (i, &x) in image.iter().enumerate() {
+            let level = ((x - lo) / (hi - lo).max(1e-12) * 255.0) as u8;
+            let (px, py) = (x0 + (i % tile) * scale, y0 + (i / tile) * scale);
+            root.draw(&Rectangle::new(
+                [(px as i32, py as i32), ((px + scale) as i32, (py + scale) as i32)],
+                RGBColor(level, level, level).filled(),
+            ))?;
+        }
+    }
     root.present()?;
     Ok(())
 }
