@@ -108,3 +108,35 @@ fn large_buffers_are_reused_in_steady_state() {
     let (hits_after, _) = nabla_tensor::pool::stats();
     assert!(hits_after >= hits_before + 10, "{hits_before} -> {hits_after}");
 }
+
+/// Products on every path of `matmul::gemm`: one thread (small), slabs of rows or of
+/// columns (mid-sized, either dimension longer, slab edges off the 16-element tile), and
+/// the crate's own threading (large); plain and transposed operands; f32 and f64.
+#[test]
+fn matmul_matches_naive_loops_on_every_threading_path() {
+    for &(m, k, n) in &[(7usize, 5usize, 3usize), (300, 70, 90), (40, 150, 333), (97, 1000, 130), (700, 700, 700)] {
+        let (va, vb) = (data(m * k), data(k * n).iter().map(|v| v * 1.5 + 0.25).collect::<Vec<_>>());
+        let mut want = vec![0.0f64; m * n];
+        for i in 0..m {
+            for p in 0..k {
+                let a = va[i * k + p];
+                for j in 0..n {
+                    want[i * n + j] += a * vb[p * n + j];
+                }
+            }
+        }
+        let a = RawTensor::from_vec(va.clone(), &[m, k]);
+        let b = RawTensor::from_vec(vb.clone(), &[k, n]);
+        // the same operands, stored transposed and viewed back
+        let at = RawTensor::from_vec((0..k * m).map(|i| va[(i % m) * k + i / m]).collect(), &[k, m]).transpose(0, 1);
+        let bt = RawTensor::from_vec((0..n * k).map(|i| vb[(i % k) * n + i / k]).collect(), &[n, k]).transpose(0, 1);
+        for (x, y) in [(&a, &b), (&at, &bt), (&a, &bt)] {
+            let got = x.matmul(y).unwrap().to_vec::<f64>();
+            let err = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
+            assert!(err < 1e-9 * k as f64, "f64 {m}x{k}x{n}: max error {err}");
+            let got32 = x.to_dtype(nabla_tensor::DType::F32).matmul(&y.to_dtype(nabla_tensor::DType::F32)).unwrap();
+            let err32 = got32.to_vec::<f32>().iter().zip(&want).map(|(g, w)| (*g as f64 - w).abs()).fold(0.0, f64::max);
+            assert!(err32 < 1e-4 * k as f64, "f32 {m}x{k}x{n}: max error {err32}");
+        }
+    }
+}
