@@ -2,7 +2,7 @@
 //! the softmax turning its ten scores into class probabilities, and the cross-entropy
 //! against one-hot targets, `−Σ_c t_c log softmax(z)_c`. The prediction is the argmax.
 //!
-//! `cargo run --release --example 06_softmax_regression -- [--epochs 5] [--limit N] [--data DIR]`
+//! `cargo run --release --example 06_softmax_regression -- [--epochs 5] [--limit N] [--data DIR] [--seed 0]`
 
 mod common;
 
@@ -16,7 +16,7 @@ use nabla::optim::SGD;
 use nabla::prelude::*;
 
 fn main() {
-    nabla::manual_seed(0);
+    nabla::manual_seed(flag_or("--seed", 0));
     let epochs = flag_or("--epochs", 5);
     let data = mnist();
     println!("MNIST: {} training images, {} held out", data.train.len(), data.test.len());

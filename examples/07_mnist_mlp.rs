@@ -1,7 +1,7 @@
 //! A multilayer perceptron on MNIST: `Mlp::new(&[784, 256, 128, 10], Activation::ReLU)`
 //! after flattening each image, cross-entropy, Adam. Prints held-out accuracy per epoch.
 //!
-//! `cargo run --release --example 07_mnist_mlp -- [--epochs 5] [--limit N] [--data DIR] [--name mnist_mlp]`
+//! `cargo run --release --example 07_mnist_mlp -- [--epochs 5] [--limit N] [--data DIR] [--name mnist_mlp] [--seed 0]`
 
 mod common;
 
@@ -14,7 +14,7 @@ use nabla::optim::Adam;
 use nabla::prelude::*;
 
 fn main() {
-    nabla::manual_seed(0);
+    nabla::manual_seed(flag_or("--seed", 0));
     let epochs = flag_or("--epochs", 5);
     let dir = run_dir("mnist_mlp");
     let data = standardized(mnist());

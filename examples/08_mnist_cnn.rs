@@ -3,7 +3,7 @@
 //! held-out accuracy, and at the end writes `runs/<name>/metrics.csv`, `loss.png`,
 //! `accuracy.png` and the weights, `model.safetensors` (loadable by PyTorch).
 //!
-//! `cargo run --release --example 08_mnist_cnn -- [--epochs 5] [--limit N] [--data DIR] [--name mnist_cnn]`
+//! `cargo run --release --example 08_mnist_cnn -- [--epochs 5] [--limit N] [--data DIR] [--name mnist_cnn] [--seed 0]`
 //!
 //! Without `--data` it trains on the bundled images (8 000 to train, 2 000 held out); with
 //! `--data DIR` on a full MNIST directory (`train-*` to train, `t10k-*` to evaluate).
@@ -33,7 +33,7 @@ fn model() -> Sequential {
 }
 
 fn main() {
-    nabla::manual_seed(0);
+    nabla::manual_seed(flag_or("--seed", 0));
     let epochs = flag_or("--epochs", 5);
     let dir = run_dir("mnist_cnn");
     let data = standardized(mnist());

@@ -8,7 +8,7 @@
 //! Prints the reconstruction error per epoch and writes the learned filters (the columns
 //! of `W` as 28×28 images) to `runs/<name>/filters.png`.
 //!
-//! `cargo run --release --example 10_rbm -- [--epochs 5] [--limit N] [--hidden 64] [--name rbm]`
+//! `cargo run --release --example 10_rbm -- [--epochs 5] [--limit N] [--hidden 64] [--name rbm] [--seed 0]`
 
 mod common;
 
@@ -66,7 +66,7 @@ fn write_filters(path: &std::path::Path, w: &Tensor) -> Result<(), Box<dyn std::
 }
 
 fn main() {
-    nabla::manual_seed(0);
+    nabla::manual_seed(flag_or("--seed", 0));
     let epochs = flag_or("--epochs", 5);
     let hidden = flag_or("--hidden", 64);
     let dir = run_dir("rbm");
