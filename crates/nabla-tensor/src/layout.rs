@@ -117,8 +117,18 @@ impl Layout {
         self.shape.iter().product()
     }
 
-    /// Whether the elements are row-major and packed (the offset may be non-zero).
+    /// Whether the elements are row-major and packed (the offset may be non-zero). A layout
+    /// with no elements is contiguous whatever its strides, as in PyTorch.
+    ///
+    /// ```
+    /// use nabla_tensor::Layout;
+    /// assert!(Layout::contiguous(&[3, 0]).is_contiguous());
+    /// assert!(!Layout::contiguous(&[2, 3]).transpose(0, 1).is_contiguous());
+    /// ```
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.contains(&0) {
+            return true;
+        }
         let mut expected = 1usize;
         for i in (0..self.shape.len()).rev() {
             if self.shape[i] != 1 && self.strides[i] != expected {
