@@ -105,7 +105,21 @@ fn emit(workload: &str, times: &[f64]) {
 
 fn main() {
     keep_freed_memory();
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    // `--iters N` overrides every workload's iteration count, for profiling (a profile of
+    // the standard count is dominated by set-up); the harness never passes it.
+    let iters_override = all.iter().position(|a| a == "--iters").map(|i| {
+        all.get(i + 1).and_then(|v| v.parse::<usize>().ok()).unwrap_or_else(|| {
+            eprintln!("--iters needs a positive number");
+            std::process::exit(2)
+        })
+    });
+    let args: Vec<String> = all
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| !a.starts_with("--") && !(*i > 0 && all[i - 1] == "--iters"))
+        .map(|(_, a)| a.clone())
+        .collect();
     let names: Vec<String> = if args.is_empty() { WORKLOADS.iter().map(|w| w.0.to_string()).collect() } else { args };
     for name in &names {
         let Some(&(_, iters, warmup, _)) = WORKLOADS.iter().find(|w| w.0 == name) else {
@@ -116,7 +130,7 @@ fn main() {
             std::process::exit(2);
         };
         nabla::manual_seed(0);
-        let times = workloads::run(name, iters, warmup);
+        let times = workloads::run(name, iters_override.unwrap_or(iters), warmup);
         emit(name, &times);
     }
 }

@@ -113,6 +113,29 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
                 }
                 return out;
             }
+            // One side a single value broadcast everywhere (a scalar, or the expanded gradient of
+            // a sum): a map over the other side, without the strided walk.
+            let splat = |l: &Layout| n > 0 && l.strides().iter().all(|&st| st == 0);
+            if let (Some(ra), true) = (la.contiguous_range(), splat(&lb)) {
+                let (xa, y) = (&sa[ra], sb[lb.offset()]);
+                let mut out = crate::pool::alloc::<T>(n);
+                if n >= PARALLEL_THRESHOLD {
+                    xa.par_iter().map(|&x| k.f(x, y)).collect_into_vec(&mut out);
+                } else {
+                    out.extend(xa.iter().map(|&x| k.f(x, y)));
+                }
+                return out;
+            }
+            if let (true, Some(rb)) = (splat(&la), lb.contiguous_range()) {
+                let (x, xb) = (sa[la.offset()], &sb[rb]);
+                let mut out = crate::pool::alloc::<T>(n);
+                if n >= PARALLEL_THRESHOLD {
+                    xb.par_iter().map(|&y| k.f(x, y)).collect_into_vec(&mut out);
+                } else {
+                    out.extend(xb.iter().map(|&y| k.f(x, y)));
+                }
+                return out;
+            }
             let out_strides = crate::layout::contiguous_strides(shape);
             if n >= PARALLEL_THRESHOLD {
                 let mut out = crate::pool::alloc_filled(n, T::zero());

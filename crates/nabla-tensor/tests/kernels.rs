@@ -61,6 +61,21 @@ fn scalar_broadcast_over_a_large_vector_is_exact() {
     let y = RawTensor::from_vec((0..n).map(|i| i as f32).collect::<Vec<_>>(), &[n]);
     let out = g.zip("sub", &y, &Sub).unwrap().to_vec::<f32>();
     assert!(out.iter().enumerate().all(|(i, &v)| v == 2.0 - i as f32));
+    // the splat on the right, below and above the parallel threshold, and a 2-D broadcast
+    for m in [7, n] {
+        let y = RawTensor::from_vec((0..m).map(|i| i as f32).collect::<Vec<_>>(), &[m]);
+        let g = RawTensor::from_vec(vec![2.0f32], &[1]);
+        let g = g.with_layout(g.layout().broadcast_to("test", &[m]).unwrap());
+        let out = y.zip("sub", &g, &Sub).unwrap().to_vec::<f32>();
+        assert!(out.iter().enumerate().all(|(i, &v)| v == i as f32 - 2.0), "m = {m}");
+    }
+    let g = RawTensor::from_vec(vec![0.5f64], &[1, 1]);
+    let g = g.with_layout(g.layout().broadcast_to("test", &[4, 3]).unwrap());
+    let y = RawTensor::from_vec((0..12).map(f64::from).collect::<Vec<_>>(), &[3, 4]).transpose(0, 1);
+    assert_eq!(
+        g.zip("sub", &y, &Sub).unwrap().to_vec::<f64>(),
+        y.to_vec::<f64>().iter().map(|v| 0.5 - v).collect::<Vec<_>>()
+    );
 }
 
 #[test]
