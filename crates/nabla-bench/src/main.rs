@@ -6,25 +6,6 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Keeps memory mimalloc has freed mapped instead of purging it (`MIMALLOC_PURGE_DELAY=-1`):
-/// a training step frees and re-allocates the same large buffers (GEMM packing, im2col
-/// scratch, activations), and every purge makes a later step fault in and zero fresh pages.
-/// Measured on cnn_step: 14.7 % of the samples in the kernel's `clear_page_erms` before,
-/// none after. mimalloc reads the variable when the process starts (setting the option
-/// from `main` was measured to leave most of the faults), so the binary re-executes itself
-/// once with it set.
-fn keep_freed_memory() {
-    const VAR: &str = "MIMALLOC_PURGE_DELAY";
-    if std::env::var_os(VAR).is_some() {
-        return;
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        use std::os::unix::process::CommandExt;
-        let err = std::process::Command::new(exe).args(std::env::args_os().skip(1)).env(VAR, "-1").exec();
-        eprintln!("[nabla-bench] could not re-execute with {VAR}=-1 ({err}); running with mimalloc's defaults");
-    }
-}
-
 mod workloads;
 mod workloads_nn;
 
@@ -104,7 +85,6 @@ fn emit(workload: &str, times: &[f64]) {
 }
 
 fn main() {
-    keep_freed_memory();
     let all: Vec<String> = std::env::args().skip(1).collect();
     // `--iters N` overrides every workload's iteration count, for profiling (a profile of
     // the standard count is dominated by set-up); the harness never passes it.
