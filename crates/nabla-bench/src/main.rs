@@ -97,7 +97,7 @@ fn main() {
     let args: Vec<String> = all
         .iter()
         .enumerate()
-        .filter(|(i, a)| !a.starts_with("--") && !(*i > 0 && all[i - 1] == "--iters"))
+        .filter(|(i, a)| !a.starts_with("--") && (*i == 0 || all[i - 1] != "--iters"))
         .map(|(_, a)| a.clone())
         .collect();
     let names: Vec<String> = if args.is_empty() { WORKLOADS.iter().map(|w| w.0.to_string()).collect() } else { args };
