@@ -114,7 +114,8 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
                 return out;
             }
             // One side a single value broadcast everywhere (a scalar, or the expanded gradient of
-            // a sum): a map over the other side, without the strided walk.
+            // a sum): a map over the other side, without the strided walk. The two mirrored
+            // branches stay written out: a shared closure-taking helper measured ~10 % slower.
             let splat = |l: &Layout| n > 0 && l.strides().iter().all(|&st| st == 0);
             if let (Some(ra), true) = (la.contiguous_range(), splat(&lb)) {
                 let (xa, y) = (&sa[ra], sb[lb.offset()]);
