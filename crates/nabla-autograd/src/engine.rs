@@ -214,11 +214,14 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
             }
             let needed_here = needed.as_ref().is_none_or(|m| m.get(&k).copied().unwrap_or(false));
             if let Some(leaf) = node.leaf() {
+                // Without an observer the gradient moves into `.grad` (no clone), so that
+                // `accumulate` can steal its buffer instead of copying it.
+                let kept = if opts.observer.is_some() { Some(grad.clone()) } else { None };
                 if opts.capture.is_none() {
-                    let g = run_hooks(leaf, grad.clone());
+                    let g = run_hooks(leaf, grad);
                     accumulate(leaf, g, opts.create_graph)?;
                 }
-                if let Some(obs) = opts.observer.as_mut() {
+                if let (Some(obs), Some(grad)) = (opts.observer.as_mut(), kept) {
                     obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &[] });
                 }
             } else if needed_here {
@@ -295,7 +298,14 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
 /// Adds `g` into a leaf's `.grad` (stealing `g`'s buffer when nobody else holds it).
 fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
     let mut m = leaf.meta.lock().unwrap_or_else(|e| e.into_inner());
-    let g = if create_graph { g } else { g.detach() };
+    let g = if create_graph {
+        g
+    } else {
+        // drop the attached handle now, so that the detached one is the buffer's only owner
+        let d = g.detach();
+        drop(g);
+        d
+    };
     let exclusive =
         |t: &Tensor| Arc::strong_count(&t.0) == 1 && Arc::strong_count(t.raw().storage()) == 1 && t.raw().is_compact();
     m.grad = Some(match m.grad.take() {

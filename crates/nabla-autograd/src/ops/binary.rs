@@ -117,15 +117,16 @@ kernel2!(MaxKernel, |a, b| if a > b || a.is_nan() { a } else { b });
 kernel2!(MinKernel, |a, b| if a < b || a.is_nan() { a } else { b });
 
 /// `x op s` for a scalar `s`.
-pub(crate) struct ScalarKernel {
+/// `x ∘ s` for a number `s`; the operation is a const parameter so that each one compiles
+/// to its own vectorised loop (a run-time `match` per element was 4× slower).
+pub(crate) struct ScalarKernel<const OP: u8> {
     pub(crate) s: f64,
-    pub(crate) op: u8,
 }
-impl UnaryKernel for ScalarKernel {
+impl<const OP: u8> UnaryKernel for ScalarKernel<OP> {
     #[inline(always)]
     fn f<T: Float>(&self, x: T) -> T {
         let s = T::cast(self.s);
-        match self.op {
+        match OP {
             b'+' => x + s,
             b'*' => x * s,
             b'r' => s - x,
@@ -479,7 +480,14 @@ impl Tensor {
     #[track_caller]
     pub(crate) fn scalar_op(&self, op: &'static str, code: u8, s: f64) -> Result<Tensor> {
         let x = if self.dtype().is_float() { self.clone() } else { self.try_to_dtype(DType::F32)? };
-        let out = x.raw().map(op, &ScalarKernel { s, op: code })?;
+        let raw = x.raw();
+        let out = match code {
+            b'+' => raw.map(op, &ScalarKernel::<b'+'> { s }),
+            b'*' => raw.map(op, &ScalarKernel::<b'*'> { s }),
+            b'r' => raw.map(op, &ScalarKernel::<b'r'> { s }),
+            b'/' => raw.map(op, &ScalarKernel::<b'/'> { s }),
+            _ => raw.map(op, &ScalarKernel::<b'^'> { s }),
+        }?;
         let save_x = matches!(code, b'/' | b'^');
         record(out, &[&x], code == b'/', || ScalarBackward {
             op: code,
