@@ -7,7 +7,6 @@ use crate::iter::for_each_row_n;
 use crate::layout::{broadcast_shapes, Layout};
 use crate::raw::RawTensor;
 use crate::storage::{Buffer, BufferElement};
-use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
 /// Element counts above which kernels split the work over the thread pool.
@@ -76,8 +75,11 @@ fn float_error(op: &'static str, d: DType) -> Error {
     Error::DType { op, msg: format!("expected a floating-point tensor (float32 or float64), got {d}") }
 }
 
-/// Elements per task when a kernel is split over the thread pool.
-const CHUNK: usize = 1 << 14;
+/// Elements per part when a kernel is split over the threads: one equal share each
+/// (a multiple of 16, so parts start on a 64-byte boundary of an aligned buffer).
+fn part_len(n: usize) -> usize {
+    n.div_ceil(crate::team::size()).next_multiple_of(16)
+}
 
 // The inner loops take their output as `&mut [MaybeUninit<T>]`: a `&mut` slice cannot alias
 // the kernel's own fields (a scalar operand, a slope), so the compiler keeps those in
@@ -120,7 +122,8 @@ fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync
     let mut out = crate::pool::alloc::<T>(n);
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_THRESHOLD {
-        spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill(i * CHUNK, c));
+        let per = part_len(n);
+        crate::team::run_parts(spare.chunks_mut(per).collect(), |i, c| fill(i * per, c));
     } else {
         fill(0, spare);
     }
@@ -216,7 +219,9 @@ fn zip_assign_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, k: &K) 
         if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
             let (xa, xb) = (&mut sa[ra], &sb[rb]);
             if xa.len() >= PARALLEL_THRESHOLD {
-                xa.par_chunks_mut(CHUNK).zip(xb.par_chunks(CHUNK)).for_each(|(x, y)| zip_assign_into(k, x, y));
+                let per = part_len(xa.len());
+                let parts: Vec<_> = xa.chunks_mut(per).zip(xb.chunks(per)).collect();
+                crate::team::run_parts(parts, |_, (x, y)| zip_assign_into(k, x, y));
             } else {
                 zip_assign_into(k, xa, xb);
             }

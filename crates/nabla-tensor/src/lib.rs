@@ -27,6 +27,7 @@ pub mod pool;
 mod raw;
 pub mod reduce;
 pub mod storage;
+pub mod team;
 
 pub use dtype::{DType, Element, Float};
 pub use error::{Error, Result};

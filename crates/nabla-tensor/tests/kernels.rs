@@ -155,3 +155,32 @@ fn matmul_matches_naive_loops_on_every_threading_path() {
         }
     }
 }
+
+/// Split kernels run on the helper team when it is free and on the rayon pool when another
+/// thread holds it: products and element-wise ops from four threads at once (so both paths
+/// run) give the same values as the same calls made one at a time.
+#[test]
+fn kernels_called_from_many_threads_at_once_match_the_serial_results() {
+    let (m, k, n) = (200usize, 300usize, 180usize);
+    let a = RawTensor::from_vec(data(m * k), &[m, k]);
+    let b = RawTensor::from_vec(data(k * n), &[k, n]);
+    let big = RawTensor::from_vec(data(1 << 17), &[1 << 17]);
+    let want_mm = a.matmul(&b).unwrap().to_vec::<f64>();
+    let want_map = big.map("cube", &Cube).unwrap().to_vec::<f64>();
+    let want_zip = big.zip("sub", &big.map("cube", &Cube).unwrap(), &Sub).unwrap().to_vec::<f64>();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..20 {
+                    assert_eq!(a.matmul(&b).unwrap().to_vec::<f64>(), want_mm);
+                    let cubed = big.map("cube", &Cube).unwrap();
+                    assert_eq!(cubed.to_vec::<f64>(), want_map);
+                    assert_eq!(big.zip("sub", &cubed, &Sub).unwrap().to_vec::<f64>(), want_zip);
+                    let acc = big.copy();
+                    acc.zip_assign("sub", &cubed, &Sub).unwrap();
+                    assert_eq!(acc.to_vec::<f64>(), want_zip);
+                }
+            });
+        }
+    });
+}
