@@ -167,7 +167,8 @@ fn matmul_t<T: Float + BufferElement>(
     n: usize,
 ) -> RawTensor {
     let nb: usize = batch.iter().product();
-    let mut out = crate::pool::alloc_filled(nb * m * n, T::zero());
+    // every block is written by a non-accumulating `gemm` (which never reads `dst`)
+    let mut out = crate::pool::alloc_overwritten::<T>(nb * m * n);
     let la = a.layout().broadcast_to("matmul", &[batch, &[m, k]].concat()).expect("checked");
     let lb = b.layout().broadcast_to("matmul", &[batch, &[k, n]].concat()).expect("checked");
     let bd = batch.len();

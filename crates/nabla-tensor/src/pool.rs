@@ -89,6 +89,42 @@ pub fn alloc_filled<T: BufferElement>(n: usize, value: T) -> Vec<T> {
     v
 }
 
+/// A vector of `n` elements whose values are unspecified — left over from the buffer's last
+/// use, or zero — for an output that a kernel overwrites completely (a matrix product, a
+/// convolution's forward pass). Saves the zero-fill pass of [`alloc_filled`]: ~7 % of a
+/// small CNN's training step went to memset on such outputs. Safe code: the elements are
+/// always initialised, just not to anything in particular.
+///
+/// ```
+/// let v: Vec<f32> = nabla_tensor::pool::alloc_overwritten(1 << 20);
+/// assert_eq!(v.len(), 1 << 20);
+/// ```
+pub fn alloc_overwritten<T: BufferElement + Default>(n: usize) -> Vec<T> {
+    if n * std::mem::size_of::<T>() >= MIN_POOLED_BYTES {
+        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = T::list(&mut p).and_then(|list| {
+            let best = list
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n)
+                .min_by_key(|(_, v)| v.capacity())
+                .map(|(i, _)| i);
+            best.map(|i| list.swap_remove(i))
+        });
+        if let Some(mut v) = taken {
+            p.bytes -= v.capacity() * std::mem::size_of::<T>();
+            drop(p);
+            HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            // keep what is there; fill only a tail the last use did not reach
+            v.truncate(n);
+            v.resize(n, T::default());
+            return v;
+        }
+        MISSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    vec![T::default(); n]
+}
+
 /// Gives a dropped storage's buffer back to the pool if it is worth keeping.
 pub(crate) fn release(buf: Buffer) {
     fn put<T: BufferElement>(v: Vec<T>) {

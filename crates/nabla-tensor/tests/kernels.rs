@@ -184,3 +184,37 @@ fn kernels_called_from_many_threads_at_once_match_the_serial_results() {
         }
     });
 }
+
+/// Matrix products, convolutions and max-pooling write their outputs into recycled buffers
+/// without zeroing them first: a released buffer full of NaN (the likeliest one the next
+/// output of its size gets) must leave no trace in the results.
+#[test]
+fn outputs_written_into_recycled_buffers_carry_nothing_over() {
+    use nabla_tensor::conv::{ConvGeom, PoolGeom};
+    let n = 256usize;
+    let a = RawTensor::from_vec(data(n * n).iter().map(|&v| v as f32).collect(), &[n, n]);
+    // the reference outputs stay alive, so that the poisoned buffers below are the only
+    // free ones of their sizes
+    let want_t = a.matmul(&a).unwrap();
+    let want = want_t.to_vec::<f32>();
+    // conv: [1, 4, 128, 128] -> [1, 4, 128, 128] (256 KiB of f32), no bias
+    let g = ConvGeom::new([1, 4, 128, 128], [4, 4, 3, 3], [1, 1], [1, 1], [1, 1], 1).unwrap();
+    let x = RawTensor::from_vec(data(4 * 128 * 128).iter().map(|&v| v as f32).collect(), &[1, 4, 128, 128]);
+    let w = RawTensor::from_vec(data(4 * 4 * 9).iter().map(|&v| v as f32).collect(), &[4, 4, 3, 3]);
+    let want_conv_t = x.conv2d(&g, &w, None).unwrap();
+    let want_conv = want_conv_t.to_vec::<f32>();
+    // max-pool 2×2 of [1, 16, 256, 256] -> [1, 16, 128, 128] (1 MiB of f32)
+    let p = PoolGeom::new(16, [256, 256], [2, 2], [2, 2], [0, 0]).unwrap();
+    let big = RawTensor::from_vec(data(16 * 256 * 256).iter().map(|&v| v as f32).collect(), &[1, 16, 256, 256]);
+    let want_pool_t = big.max_pool2d(&p).unwrap().0;
+    let want_pool = want_pool_t.to_vec::<f32>();
+    for len in [n * n, 4 * 128 * 128, 16 * 128 * 128] {
+        for _ in 0..4 {
+            drop(RawTensor::from_vec(vec![f32::NAN; len], &[len]));
+        }
+    }
+    assert_eq!(a.matmul(&a).unwrap().to_vec::<f32>(), want);
+    assert_eq!(x.conv2d(&g, &w, None).unwrap().to_vec::<f32>(), want_conv);
+    assert_eq!(big.max_pool2d(&p).unwrap().0.to_vec::<f32>(), want_pool);
+    drop((want_t, want_conv_t, want_pool_t));
+}

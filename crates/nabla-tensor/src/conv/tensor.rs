@@ -118,7 +118,8 @@ impl RawTensor {
             all.push(b);
         }
         fn go<T: Float>(g: &ConvGeom, x: &RawTensor, w: &RawTensor, b: Option<&RawTensor>) -> RawTensor {
-            let mut y = crate::pool::alloc_filled(g.output_shape().iter().product(), T::zero());
+            // conv2d_forward overwrites every element (bias fill or a non-accumulating GEMM)
+            let mut y = crate::pool::alloc_overwritten::<T>(g.output_shape().iter().product());
             with_contiguous::<T, _>(x, |x| {
                 with_contiguous::<T, _>(w, |w| with_contiguous_opt::<T, _>(b, |b| conv2d_forward(g, x, w, b, &mut y)))
             });
@@ -213,7 +214,8 @@ impl RawTensor {
     pub fn max_pool2d(&self, g: &PoolGeom) -> Result<(RawTensor, RawTensor)> {
         fn go<T: Float>(g: &PoolGeom, x: &RawTensor) -> (RawTensor, RawTensor) {
             let n = g.planes * g.out_plane();
-            let (mut y, mut idx) = (crate::pool::alloc_filled(n, T::zero()), vec![0i64; n]);
+            // max_pool2d_forward writes every output and index
+            let (mut y, mut idx) = (crate::pool::alloc_overwritten::<T>(n), vec![0i64; n]);
             with_contiguous::<T, _>(x, |x| max_pool2d_forward(g, x, &mut y, &mut idx));
             let shape = pooled_shape(x, g.out_size);
             (output(y, &shape), output(idx, &shape))
