@@ -66,3 +66,18 @@ fn steps_after_the_first_allocate_nothing() {
         assert_ne!(model.parameters()[0].to_vec::<f32>(), before, "{name} stepped");
     }
 }
+
+/// A parameter large enough to be updated in parts on both threads: still no allocation
+/// per step after the first.
+#[test]
+fn sgd_steps_split_across_threads_allocate_nothing() {
+    let p = Tensor::randn(&[1 << 17]).requires_grad_(true);
+    let mut opt = SGD::new(vec![p.clone()], 0.01).momentum(0.9);
+    p.set_grad(Some(Tensor::ones(&[1 << 17])));
+    opt.step();
+    let before = p.to_vec::<f32>();
+    for _ in 0..3 {
+        assert_eq!(allocations_during(|| opt.step()), 0);
+    }
+    assert_ne!(p.to_vec::<f32>(), before);
+}

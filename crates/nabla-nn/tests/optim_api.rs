@@ -78,3 +78,37 @@ fn nesterov_without_momentum_is_refused_at_step() {
     let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| opt.step())).unwrap_err();
     assert!(e.downcast_ref::<String>().unwrap().contains("Nesterov momentum requires a momentum and zero dampening"));
 }
+
+/// A parameter large enough to be updated on both threads (in parts) gets exactly the
+/// element-wise SGD update: plain, with momentum, and Nesterov with weight decay, over three
+/// steps, against the formula evaluated one element at a time.
+#[test]
+fn sgd_on_a_large_parameter_split_across_threads_matches_the_formula() {
+    let n = (1 << 17) + 37; // not a multiple of the part size
+    let p0: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1013) as f32) / 1013.0 - 0.5).collect();
+    let gv: Vec<f32> = (0..n).map(|i| ((i * 104729 % 997) as f32) / 997.0 - 0.5).collect();
+    for (momentum, nesterov, wd) in [(0.0, false, 0.0), (0.9, false, 0.0), (0.9, true, 0.01)] {
+        let p = Tensor::from_vec(p0.clone(), &[n]).requires_grad_(true);
+        let mut opt = SGD::new(vec![p.clone()], 0.1).momentum(momentum).nesterov(nesterov).weight_decay(wd);
+        let (mut want, mut buf) = (p0.clone(), vec![0.0f32; n]);
+        for step in 0..3 {
+            p.set_grad(Some(Tensor::from_vec(gv.clone(), &[n])));
+            opt.step();
+            for i in 0..n {
+                let d = gv[i] + wd as f32 * want[i];
+                let update = if momentum == 0.0 {
+                    d
+                } else {
+                    buf[i] = if step == 0 { d } else { buf[i] * momentum as f32 + d };
+                    if nesterov {
+                        d + momentum as f32 * buf[i]
+                    } else {
+                        buf[i]
+                    }
+                };
+                want[i] -= 0.1 * update;
+            }
+        }
+        assert_eq!(p.to_vec::<f32>(), want, "momentum {momentum}, nesterov {nesterov}, weight decay {wd}");
+    }
+}

@@ -123,7 +123,7 @@ fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_THRESHOLD {
         let per = part_len(n);
-        crate::team::run_parts(spare.chunks_mut(per).collect(), |i, c| fill(i * per, c));
+        crate::team::run_parts(spare.chunks_mut(per), |i, c| fill(i * per, c));
     } else {
         fill(0, spare);
     }
@@ -220,8 +220,7 @@ fn zip_assign_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, k: &K) 
             let (xa, xb) = (&mut sa[ra], &sb[rb]);
             if xa.len() >= PARALLEL_THRESHOLD {
                 let per = part_len(xa.len());
-                let parts: Vec<_> = xa.chunks_mut(per).zip(xb.chunks(per)).collect();
-                crate::team::run_parts(parts, |_, (x, y)| zip_assign_into(k, x, y));
+                crate::team::run_parts(xa.chunks_mut(per).zip(xb.chunks(per)), |_, (x, y)| zip_assign_into(k, x, y));
             } else {
                 zip_assign_into(k, xa, xb);
             }

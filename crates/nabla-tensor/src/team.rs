@@ -159,30 +159,40 @@ pub fn split(parts: usize, f: &(dyn Fn(usize) + Sync)) -> bool {
 
 /// Runs `f(i, item)` for every item at the same time (item 0 on the calling thread), on the
 /// team when it is free and through the rayon pool otherwise. For work already cut into at
-/// most [`size`] pieces, such as disjoint `&mut` slices of one output.
+/// most [`size`] pieces, such as disjoint `&mut` slices of one output. Up to eight items
+/// need no heap allocation (optimizer steps promise none after the first).
 ///
 /// ```
 /// let mut out = vec![0u32; 10];
-/// let halves: Vec<&mut [u32]> = out.chunks_mut(5).collect();
-/// nabla_tensor::team::run_parts(halves, |i, h| h.iter_mut().for_each(|v| *v = i as u32));
+/// nabla_tensor::team::run_parts(out.chunks_mut(5), |i, h| h.iter_mut().for_each(|v| *v = i as u32));
 /// assert_eq!(out, [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]);
 /// ```
-pub fn run_parts<S: Send>(items: Vec<S>, f: impl Fn(usize, S) + Sync) {
+pub fn run_parts<S: Send>(items: impl IntoIterator<Item = S>, f: impl Fn(usize, S) + Sync) {
     use rayon::prelude::*;
-    let n = items.len();
-    let cells: Vec<std::sync::Mutex<Option<S>>> = items.into_iter().map(|s| std::sync::Mutex::new(Some(s))).collect();
-    let take = |i: usize| cells[i].lock().unwrap_or_else(|e| e.into_inner()).take();
-    let ran = split(n, &|i| {
+    use std::sync::Mutex;
+    const INLINE: usize = 8;
+    let mut it = items.into_iter();
+    let mut n = 0;
+    let inline: [Mutex<Option<S>>; INLINE] = std::array::from_fn(|_| {
+        let s = it.next();
+        n += usize::from(s.is_some());
+        Mutex::new(s)
+    });
+    let rest: Vec<Mutex<Option<S>>> = it.map(|s| Mutex::new(Some(s))).collect();
+    let n = n + rest.len();
+    let take = |i: usize| {
+        let cell = if i < INLINE { &inline[i] } else { &rest[i - INLINE] };
+        cell.lock().unwrap_or_else(|e| e.into_inner()).take()
+    };
+    let part = |i: usize| {
         if let Some(s) = take(i) {
             f(i, s)
         }
-    });
-    if !ran {
-        (0..n).into_par_iter().for_each(|i| {
-            if let Some(s) = take(i) {
-                f(i, s)
-            }
-        });
+    };
+    if n == 1 {
+        part(0);
+    } else if !split(n, &part) {
+        (0..n).into_par_iter().for_each(part);
     }
 }
 
@@ -191,14 +201,21 @@ mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
 
+    /// `split`, retried while another test holds the team (tests run in parallel).
+    fn split_when_free(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+        while !split(parts, f) {
+            thread::yield_now();
+        }
+    }
+
     #[test]
     fn every_part_runs_once_and_the_team_is_reusable() {
         let parts = size();
         for round in 0..1000 {
             let hits: Vec<AtomicUsize> = (0..parts).map(|_| AtomicUsize::new(0)).collect();
-            assert!(split(parts, &|i| {
+            split_when_free(parts, &|i| {
                 hits[i].fetch_add(round + 1, Ordering::Relaxed);
-            }));
+            });
             assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == round + 1));
         }
     }
@@ -207,23 +224,28 @@ mod tests {
     fn a_nested_split_is_refused_and_a_too_large_one_too() {
         assert!(!split(size() + 1, &|_| {}));
         let inner = AtomicUsize::new(0);
-        assert!(split(1, &|_| {
+        split_when_free(1, &|_| {
             if !split(1, &|_| {}) {
                 inner.fetch_add(1, Ordering::Relaxed);
             }
-        }));
+        });
         assert_eq!(inner.into_inner(), 1);
     }
 
     #[test]
     fn a_panicking_part_panics_the_caller_and_leaves_the_team_usable() {
         let parts = size();
-        let r = std::panic::catch_unwind(|| split(parts, &|i| assert!(i != parts - 1, "part {i} fails")));
-        assert!(r.is_err());
+        loop {
+            match std::panic::catch_unwind(|| split(parts, &|i| assert!(i != parts - 1, "part {i} fails"))) {
+                Ok(false) => thread::yield_now(), // busy: nothing ran, try again
+                Ok(true) => panic!("a part panicked but split returned normally"),
+                Err(_) => break,
+            }
+        }
         let n = AtomicUsize::new(0);
-        assert!(split(parts, &|_| {
+        split_when_free(parts, &|_| {
             n.fetch_add(1, Ordering::Relaxed);
-        }));
+        });
         assert_eq!(n.into_inner(), parts);
     }
 

@@ -4,6 +4,7 @@
 use super::kernels::{slice, update_param, zeros_like, Update};
 use super::{check_hyper, check_params, or_panic, Optimizer, ParamGroup};
 use nabla_autograd::{Result, Tensor};
+use nabla_tensor::team::run_parts;
 use nabla_tensor::{Buffer, Float};
 
 /// Stochastic gradient descent, as PyTorch's `optim.SGD`. Per element, with
@@ -101,25 +102,63 @@ struct SgdUpdate<'a> {
     first: bool,
 }
 
+/// Parameters with at least this many elements are updated on both threads
+/// (`nabla_tensor::team`): the update of a 784×512 layer was ~6 % of an MLP training step
+/// on one thread.
+const PARALLEL_UPDATE: usize = 1 << 16;
+
 impl Update for SgdUpdate<'_> {
     fn apply<T: Float>(&mut self, p: &mut [T], g: &[T]) {
-        let (lr, wd, mom, damp) =
-            (T::cast(self.lr), T::cast(self.weight_decay), T::cast(self.momentum), T::cast(1.0 - self.dampening));
+        let h = SgdHyper::<T> {
+            lr: T::cast(self.lr),
+            wd: T::cast(self.weight_decay),
+            mom: T::cast(self.momentum),
+            damp: T::cast(1.0 - self.dampening),
+            nesterov: self.nesterov,
+            first: self.first,
+        };
+        let threads = nabla_tensor::team::size();
+        let per = if p.len() >= PARALLEL_UPDATE && threads > 1 {
+            p.len().div_ceil(threads).next_multiple_of(16)
+        } else {
+            p.len().max(1)
+        };
+        // one part (on this thread) for small parameters; no allocation either way
         match self.buf.as_deref_mut() {
-            None => {
-                for (p, &g) in p.iter_mut().zip(g) {
-                    *p = *p - lr * (g + wd * *p);
-                }
-            }
+            None => run_parts(p.chunks_mut(per).zip(g.chunks(per)), |_, (p, g)| h.plain(p, g)),
             Some(buf) => {
                 let buf = slice::<T>(buf);
-                for ((p, &g), b) in p.iter_mut().zip(g).zip(buf) {
-                    let d = g + wd * *p;
-                    *b = if self.first { d } else { *b * mom + damp * d };
-                    let step = if self.nesterov { d + mom * *b } else { *b };
-                    *p = *p - lr * step;
-                }
+                let parts = p.chunks_mut(per).zip(g.chunks(per)).zip(buf.chunks_mut(per));
+                run_parts(parts, |_, ((p, g), b)| h.momentum(p, g, b));
             }
+        }
+    }
+}
+
+/// The hyper-parameters of one update, in the parameter's element type.
+#[derive(Clone, Copy)]
+struct SgdHyper<T> {
+    lr: T,
+    wd: T,
+    mom: T,
+    damp: T,
+    nesterov: bool,
+    first: bool,
+}
+
+impl<T: Float> SgdHyper<T> {
+    fn plain(self, p: &mut [T], g: &[T]) {
+        for (p, &g) in p.iter_mut().zip(g) {
+            *p = *p - self.lr * (g + self.wd * *p);
+        }
+    }
+
+    fn momentum(self, p: &mut [T], g: &[T], buf: &mut [T]) {
+        for ((p, &g), b) in p.iter_mut().zip(g).zip(buf) {
+            let d = g + self.wd * *p;
+            *b = if self.first { d } else { *b * self.mom + self.damp * d };
+            let step = if self.nesterov { d + self.mom * *b } else { *b };
+            *p = *p - self.lr * step;
         }
     }
 }
