@@ -56,26 +56,42 @@ impl<T: BufferElement> Pooled for T {
 /// assert!(v.capacity() >= 1000 && v.is_empty());
 /// ```
 pub fn alloc<T: BufferElement>(n: usize) -> Vec<T> {
-    if n * std::mem::size_of::<T>() >= MIN_POOLED_BYTES {
-        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let taken = T::list(&mut p).and_then(|list| {
-            let best = list
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n)
-                .min_by_key(|(_, v)| v.capacity())
-                .map(|(i, _)| i);
-            best.map(|i| list.swap_remove(i))
-        });
-        if let Some(mut v) = taken {
-            p.bytes -= v.capacity() * std::mem::size_of::<T>();
+    match take(n) {
+        Some(mut v) => {
             v.clear();
-            HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return v;
+            v
         }
-        MISSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        None => Vec::with_capacity(n),
     }
-    Vec::with_capacity(n)
+}
+
+/// The pooled buffer of the smallest capacity in `n..=2n` (its old contents intact), for a
+/// request large enough to be pooled; counts the hit or the miss.
+fn take<T: BufferElement>(n: usize) -> Option<Vec<T>> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if n * std::mem::size_of::<T>() < MIN_POOLED_BYTES {
+        return None;
+    }
+    let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    let taken = T::list(&mut p).and_then(|list| {
+        let best = list
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n)
+            .min_by_key(|(_, v)| v.capacity())
+            .map(|(i, _)| i);
+        best.map(|i| list.swap_remove(i))
+    });
+    match &taken {
+        Some(v) => {
+            p.bytes -= v.capacity() * std::mem::size_of::<T>();
+            HITS.fetch_add(1, Relaxed);
+        }
+        None => {
+            MISSES.fetch_add(1, Relaxed);
+        }
+    }
+    taken
 }
 
 /// A vector of `n` copies of `value` (from the pool when possible).
@@ -100,29 +116,15 @@ pub fn alloc_filled<T: BufferElement>(n: usize, value: T) -> Vec<T> {
 /// assert_eq!(v.len(), 1 << 20);
 /// ```
 pub fn alloc_overwritten<T: BufferElement + Default>(n: usize) -> Vec<T> {
-    if n * std::mem::size_of::<T>() >= MIN_POOLED_BYTES {
-        let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let taken = T::list(&mut p).and_then(|list| {
-            let best = list
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.capacity() >= n && v.capacity() <= 2 * n)
-                .min_by_key(|(_, v)| v.capacity())
-                .map(|(i, _)| i);
-            best.map(|i| list.swap_remove(i))
-        });
-        if let Some(mut v) = taken {
-            p.bytes -= v.capacity() * std::mem::size_of::<T>();
-            drop(p);
-            HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match take(n) {
+        Some(mut v) => {
             // keep what is there; fill only a tail the last use did not reach
             v.truncate(n);
             v.resize(n, T::default());
-            return v;
+            v
         }
-        MISSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        None => vec![T::default(); n],
     }
-    vec![T::default(); n]
 }
 
 /// Gives a dropped storage's buffer back to the pool if it is worth keeping.
