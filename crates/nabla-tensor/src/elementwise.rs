@@ -262,11 +262,9 @@ impl RawTensor {
                     let out: Vec<T> = a.with_slice::<T, _>(|sa, _| {
                         b.with_slice::<T, _>(|sb, _| {
                             let (xa, xb) = (&sa[ra], &sb[rb]);
-                            let mut out = Vec::with_capacity(xa.len());
-                            zip_into(k, xa, xb, &mut out.spare_capacity_mut()[..xa.len()]);
-                            // SAFETY: `zip_into` wrote all `xa.len()` elements (`xb` has the same length).
-                            unsafe { out.set_len(xa.len()) };
-                            out
+                            filled(xa.len(), |i0, out| {
+                                zip_into(k, &xa[i0..i0 + out.len()], &xb[i0..i0 + out.len()], out)
+                            })
                         })
                     });
                     RawTensor::from_buffer(T::into_buffer(out), a.layout().contiguous_like())
