@@ -66,7 +66,7 @@ pub struct GradOptions {
 
 struct Ready {
     seq: u64,
-    node: NodeRef,
+    idx: u32,
 }
 impl PartialEq for Ready {
     fn eq(&self, o: &Self) -> bool {
@@ -82,6 +82,103 @@ impl PartialOrd for Ready {
 impl Ord for Ready {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.seq.cmp(&o.seq)
+    }
+}
+
+/// The reachable graph of one backward pass, numbered: node `i` is `nodes[i]`; its inputs'
+/// nodes are `edges[edge_start[i]..]`, one per input of the node (`u32::MAX` where an input needs no
+/// gradient), so the pass looks each node up in a hash map once, when it is found.
+struct Reached {
+    nodes: Vec<NodeRef>,
+    edge_start: Vec<u32>,
+    edges: Vec<u32>,
+    deps: Vec<u32>,
+    /// Nodes in the order they were expanded.
+    order: Vec<u32>,
+    index: HashMap<usize, u32>,
+}
+
+const NO_NODE: u32 = u32::MAX;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Reached>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Reached {
+    fn new(roots: &[(NodeRef, Tensor)]) -> Reached {
+        // The vectors of the thread's previous pass, emptied: a loop of backward passes over
+        // graphs of one size grows them once. (A backward inside a hook finds none and
+        // starts afresh.)
+        let mut r = SCRATCH.with(|s| s.borrow_mut().take()).unwrap_or_else(|| Reached {
+            nodes: Vec::new(),
+            edge_start: Vec::new(),
+            edges: Vec::new(),
+            deps: Vec::new(),
+            order: Vec::new(),
+            index: HashMap::default(),
+        });
+        let mut stack: Vec<u32> = Vec::new();
+        for (n, _) in roots {
+            let (i, new) = r.intern(n);
+            if new {
+                stack.push(i);
+            }
+        }
+        while let Some(i) = stack.pop() {
+            let start = r.edges.len() as u32;
+            let node = r.nodes[i as usize].clone();
+            for next in node.header().next.iter() {
+                let Some(next) = next else {
+                    r.edges.push(NO_NODE);
+                    continue;
+                };
+                let (j, new) = r.intern(next);
+                r.deps[j as usize] += 1;
+                r.edges.push(j);
+                if new {
+                    stack.push(j);
+                }
+            }
+            r.edge_start[i as usize] = start;
+            r.order.push(i);
+        }
+        r
+    }
+
+    /// The node's number, and whether it was new.
+    fn intern(&mut self, n: &NodeRef) -> (u32, bool) {
+        let next = self.nodes.len() as u32;
+        let i = *self.index.entry(node_key(n)).or_insert(next);
+        if i == next {
+            self.nodes.push(n.clone());
+            self.deps.push(0);
+            self.edge_start.push(0);
+            (i, true)
+        } else {
+            (i, false)
+        }
+    }
+
+    /// Empties the vectors (dropping the node references) and keeps them for the thread's
+    /// next pass.
+    fn recycle(mut self, deps: Vec<u32>) {
+        self.nodes.clear();
+        self.edge_start.clear();
+        self.edges.clear();
+        self.order.clear();
+        self.index.clear();
+        self.deps = deps;
+        self.deps.clear();
+        let _ = SCRATCH.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                *s = Some(self);
+            }
+        });
+    }
+
+    fn edges(&self, i: u32) -> &[u32] {
+        let start = self.edge_start[i as usize] as usize;
+        &self.edges[start..start + self.nodes[i as usize].header().next.len()]
     }
 }
 
@@ -125,73 +222,60 @@ fn run_hooks(t: &Arc<TensorImpl>, mut grad: Tensor) -> Tensor {
 /// (one per capture node) when `opts.capture` is set.
 pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Result<Vec<Option<Tensor>>> {
     let _mode = set_grad_enabled(opts.create_graph);
-    // 1. dependency counts over the reachable graph
-    let mut deps: HashMap<usize, u32> = HashMap::default();
-    let mut stack: Vec<NodeRef> = Vec::new();
-    let mut seen: HashMap<usize, ()> = HashMap::default();
-    for (n, _) in roots {
-        if seen.insert(node_key(n), ()).is_none() {
-            stack.push(n.clone());
-        }
-    }
-    let mut all: Vec<NodeRef> = Vec::new();
-    while let Some(n) = stack.pop() {
-        for next in n.header().next.iter().flatten() {
-            let k = node_key(next);
-            *deps.entry(k).or_insert(0) += 1;
-            if seen.insert(k, ()).is_none() {
-                stack.push(next.clone());
-            }
-        }
-        all.push(n);
-    }
+    // 1. number the reachable graph and count each node's dependencies
+    let mut g = Reached::new(roots);
+    let n = g.nodes.len();
+    let mut deps = std::mem::take(&mut g.deps);
     // 2. for grad(): only the nodes from which a capture node can be reached must run
-    let capture_keys: Vec<usize> = opts.capture.map(|c| c.iter().map(node_key).collect()).unwrap_or_default();
-    let needed: Option<HashMap<usize, bool>> = opts.capture.map(|_| {
-        // `all` lists nodes so that a node comes before the ones it reaches only partially;
+    let capture_idx: Vec<u32> = opts
+        .capture
+        .map(|c| c.iter().map(|x| g.index.get(&node_key(x)).copied().unwrap_or(NO_NODE)).collect())
+        .unwrap_or_default();
+    let needed: Option<Vec<bool>> = opts.capture.map(|_| {
+        // `order` lists nodes so that a node comes before the ones it reaches only partially;
         // iterate to a fixed point from the captures backwards, iteratively.
-        let mut need: HashMap<usize, bool> = HashMap::default();
-        for k in &capture_keys {
-            need.insert(*k, true);
+        let mut need = vec![false; n];
+        for &c in &capture_idx {
+            if c != NO_NODE {
+                need[c as usize] = true;
+            }
         }
         let mut changed = true;
         while changed {
             changed = false;
-            for n in all.iter().rev() {
-                let k = node_key(n);
-                if need.get(&k).copied().unwrap_or(false) {
+            for &i in g.order.iter().rev() {
+                if need[i as usize] {
                     continue;
                 }
-                if n.header().next.iter().flatten().any(|x| need.get(&node_key(x)).copied().unwrap_or(false)) {
-                    need.insert(k, true);
+                if g.edges(i).iter().any(|&j| j != NO_NODE && need[j as usize]) {
+                    need[i as usize] = true;
                     changed = true;
                 }
             }
         }
         need
     });
-    let mut captured: Vec<Option<Tensor>> = vec![None; capture_keys.len()];
+    let mut captured: Vec<Option<Tensor>> = vec![None; capture_idx.len()];
 
     // 3. run in dependency order
-    let mut buffers: HashMap<usize, Tensor> = HashMap::default();
+    let mut buffers: Vec<Option<Tensor>> = vec![None; n];
     let mut heap: BinaryHeap<Ready> = BinaryHeap::new();
-    for (n, g) in roots {
-        let k = node_key(n);
-        let g = match buffers.remove(&k) {
-            Some(prev) => add_grads(prev, g)?,
-            None => g.clone(),
-        };
-        buffers.insert(k, g);
+    for (node, grad) in roots {
+        let i = g.index[&node_key(node)] as usize;
+        buffers[i] = Some(match buffers[i].take() {
+            Some(prev) => add_grads(prev, grad)?,
+            None => grad.clone(),
+        });
     }
-    for (n, _) in roots {
-        let k = node_key(n);
-        if deps.get(&k).copied().unwrap_or(0) == 0 && !heap.iter().any(|r| node_key(&r.node) == k) {
-            heap.push(Ready { seq: n.header().seq, node: n.clone() });
+    for (node, _) in roots {
+        let i = g.index[&node_key(node)];
+        if deps[i as usize] == 0 && !heap.iter().any(|r| r.idx == i) {
+            heap.push(Ready { seq: node.header().seq, idx: i });
         }
     }
-    while let Some(Ready { node, .. }) = heap.pop() {
-        let k = node_key(&node);
-        let grad = buffers.remove(&k);
+    while let Some(Ready { idx, .. }) = heap.pop() {
+        let node = &g.nodes[idx as usize];
+        let grad = buffers[idx as usize].take();
         let mut outs: crate::graph::Grads = crate::graph::Grads::new();
         if let Some(mut grad) = grad {
             // tensor hooks and retain_grad of the node's output (non-leaf)
@@ -206,13 +290,13 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                     });
                 }
             }
-            if let Some(pos) = capture_keys.iter().position(|c| *c == k) {
+            if let Some(pos) = capture_idx.iter().position(|&c| c == idx) {
                 captured[pos] = Some(match captured[pos].take() {
                     Some(old) => add_grads(old, &grad)?,
                     None => grad.clone(),
                 });
             }
-            let needed_here = needed.as_ref().is_none_or(|m| m.get(&k).copied().unwrap_or(false));
+            let needed_here = needed.as_ref().is_none_or(|m| m[idx as usize]);
             if let Some(leaf) = node.leaf() {
                 // Without an observer the gradient moves into `.grad` (no clone), so that
                 // `accumulate` can steal its buffer instead of copying it.
@@ -225,7 +309,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                     obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &[] });
                 }
             } else if needed_here {
-                outs = node.apply(&node, &grad)?;
+                outs = node.apply(node, &grad)?;
                 if outs.len() != node.header().next.len() {
                     return Err(Error::Autograd {
                         msg: format!(
@@ -260,52 +344,48 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                 }
             }
         }
-        for (i, next) in node.header().next.iter().enumerate() {
-            let Some(next) = next else { continue };
-            let nk = node_key(next);
-            if let Some(Some(g)) = outs.get_mut(i).map(|g| g.take()) {
+        for (i, &j) in g.edges(idx).iter().enumerate() {
+            if j == NO_NODE {
+                continue;
+            }
+            let next = &g.nodes[j as usize];
+            if let Some(Some(grad)) = outs.get_mut(i).map(|g| g.take()) {
                 let h = next.header();
-                let g = if g.shape() != &h.out_shape[..] {
+                let grad = if grad.shape() != &h.out_shape[..] {
                     return Err(Error::Autograd {
                         msg: format!(
                             "Function {} returned an invalid gradient at index {i} - got {:?} but expected shape compatible with {:?}",
                             node.name(),
-                            g.shape(),
+                            grad.shape(),
                             &h.out_shape[..]
                         ),
                     });
-                } else if g.dtype() != h.out_dtype {
-                    g.try_to_dtype(h.out_dtype)?
+                } else if grad.dtype() != h.out_dtype {
+                    grad.try_to_dtype(h.out_dtype)?
                 } else {
-                    g
+                    grad
                 };
-                let merged = match buffers.remove(&nk) {
-                    Some(prev) => add_grads(prev, &g)?,
-                    None => g,
-                };
-                buffers.insert(nk, merged);
+                let slot = &mut buffers[j as usize];
+                *slot = Some(match slot.take() {
+                    Some(prev) => add_grads(prev, &grad)?,
+                    None => grad,
+                });
             }
-            let d = deps.get_mut(&nk).expect("dependency counted");
+            let d = &mut deps[j as usize];
             *d -= 1;
             if *d == 0 {
-                heap.push(Ready { seq: next.header().seq, node: next.clone() });
+                heap.push(Ready { seq: next.header().seq, idx: j });
             }
         }
     }
+    g.recycle(deps);
     Ok(captured)
 }
 
 /// Adds `g` into a leaf's `.grad` (stealing `g`'s buffer when nobody else holds it).
 fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
     let mut m = leaf.meta.lock().unwrap_or_else(|e| e.into_inner());
-    let g = if create_graph {
-        g
-    } else {
-        // drop the attached handle now, so that the detached one is the buffer's only owner
-        let d = g.detach();
-        drop(g);
-        d
-    };
+    let g = if create_graph { g } else { into_detached(g) };
     let exclusive =
         |t: &Tensor| Arc::strong_count(&t.0) == 1 && Arc::strong_count(t.raw().storage()) == 1 && t.raw().is_compact();
     m.grad = Some(match m.grad.take() {
@@ -495,4 +575,28 @@ pub fn backward_observed(
         },
     )?;
     Ok(())
+}
+
+/// `g` without history, for `.grad`: `g` itself when this is its only handle and it is a
+/// plain tensor (as gradients computed without `create_graph` are), else a detached handle
+/// (the attached one dropped first, so that the detached one owns the buffer alone).
+fn into_detached(g: Tensor) -> Tensor {
+    if Arc::strong_count(&g.0) == 1 {
+        let mut m = g.meta();
+        let plain = !m.requires_grad
+            && m.grad_fn.is_none()
+            && m.hooks.is_empty()
+            && !m.retains_grad
+            && m.name.is_none()
+            && !m.is_view;
+        if plain {
+            m.made_under_no_grad = false;
+            m.detached = false;
+            drop(m);
+            return g;
+        }
+    }
+    let d = g.detach();
+    drop(g);
+    d
 }

@@ -128,6 +128,43 @@ fn hooks_see_and_can_replace_gradients_and_can_be_removed() {
 }
 
 #[test]
+fn passes_of_other_sizes_and_passes_inside_hooks_start_from_a_clean_state() {
+    // The engine keeps its work vectors between passes on a thread: a pass over another
+    // graph, or a pass started by a hook in the middle of another pass, must see none of
+    // the previous pass's state.
+    let x = leaf(&[3.0]);
+    let mut h = x.clone();
+    for _ in 0..50 {
+        h = &h * 1.5;
+    }
+    h.sum().backward();
+    let expected = 1.5f64.powi(50);
+    assert!((x.grad().unwrap().item() - expected).abs() <= 1e-12 * expected);
+
+    let y = leaf(&[2.0]);
+    (&y * &y).sum().backward();
+    assert_eq!(y.grad().unwrap().item(), 4.0);
+
+    let z = leaf(&[5.0]);
+    let inner = leaf(&[7.0]);
+    let mid = &z * 2.0;
+    // (hooks run with grad mode off, as in PyTorch: the inner graph is built outside)
+    let inner_loss = (&(&inner * &inner) * 3.0).sum();
+    let _hook = mid.register_hook(move |_| {
+        inner_loss.backward_with(&BackwardOptions { retain_graph: true, ..Default::default() });
+        None
+    });
+    (&mid * &mid).sum().backward();
+    assert_eq!(z.grad().unwrap().item(), 40.0); // d(2z)²/dz = 8z
+    assert_eq!(inner.grad().unwrap().item(), 42.0); // d(3i²)/di = 6i
+
+    // a gradient moved into .grad is a plain tensor
+    let g = y.grad().unwrap();
+    assert!(g.is_leaf() && !g.requires_grad());
+    assert!(matches!(g.why_no_grad(), nabla_autograd::viz::NoGradReason::RequiresGradFalse { .. }));
+}
+
+#[test]
 fn backward_on_non_scalar_needs_a_gradient() {
     let x = leaf(&[1.0, 2.0]);
     let y = &x * 2.0;

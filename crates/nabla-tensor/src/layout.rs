@@ -21,11 +21,23 @@ pub type Strides = SmallVec<[usize; 6]>;
 /// assert_eq!(t.shape(), &[3, 2]);
 /// assert!(!t.is_contiguous());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Layout {
     shape: Shape,
     strides: Strides,
     offset: usize,
+}
+
+impl Clone for Layout {
+    /// A copy of the dimensions (`SmallVec`'s own `clone` goes element by element through
+    /// `Extend`; a layout is cloned for nearly every op, so this copies the slices).
+    fn clone(&self) -> Layout {
+        Layout {
+            shape: Shape::from_slice(&self.shape),
+            strides: Strides::from_slice(&self.strides),
+            offset: self.offset,
+        }
+    }
 }
 
 /// Row-major strides of a shape.
@@ -34,11 +46,11 @@ pub struct Layout {
 /// assert_eq!(nabla_tensor::layout::contiguous_strides(&[2, 3, 4]).as_slice(), &[12, 4, 1]);
 /// ```
 pub fn contiguous_strides(shape: &[usize]) -> Strides {
-    let mut strides: Strides = smallvec::smallvec![0; shape.len()];
+    let mut strides = Strides::from_slice(shape);
     let mut s = 1usize;
-    for i in (0..shape.len()).rev() {
-        strides[i] = s;
-        s *= shape[i].max(1);
+    for (st, &d) in strides.iter_mut().zip(shape).rev() {
+        *st = s;
+        s *= d.max(1);
     }
     strides
 }
@@ -70,7 +82,7 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Sh
 impl Layout {
     /// A row-major layout of `shape` at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: shape.into(), strides: contiguous_strides(shape), offset: 0 }
+        Layout { shape: Shape::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
     }
 
     /// A layout from its parts (no checks: the caller keeps it inside the storage).
@@ -80,13 +92,19 @@ impl Layout {
     /// assert_eq!(l.offset(), 5);
     /// ```
     pub fn from_parts(shape: &[usize], strides: &[usize], offset: usize) -> Layout {
-        Layout { shape: shape.into(), strides: strides.into(), offset }
+        Layout { shape: Shape::from_slice(shape), strides: Strides::from_slice(strides), offset }
     }
 
     /// A row-major layout of the same shape at offset 0 (reusing this layout's strides when
     /// they already are row-major).
     pub fn contiguous_like(&self) -> Layout {
-        if self.offset == 0 && self.strides == contiguous_strides(&self.shape) {
+        let mut expected = 1usize;
+        let row_major = self.shape.iter().zip(&self.strides).rev().all(|(&d, &st)| {
+            let ok = st == expected;
+            expected *= d.max(1);
+            ok
+        });
+        if self.offset == 0 && row_major {
             return self.clone();
         }
         Layout::contiguous(&self.shape)

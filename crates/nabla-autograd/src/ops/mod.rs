@@ -22,6 +22,7 @@ use crate::grad_mode::{is_anomaly_enabled, is_grad_enabled};
 use crate::graph::{Backward, NodeHeader, NodeRef, OpNode};
 use crate::tensor::{Meta, Tensor};
 use nabla_tensor::{Error, RawTensor, Result};
+use smallvec::SmallVec;
 use std::panic::Location;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -37,19 +38,29 @@ pub(crate) fn record<B: Backward>(
     make: impl FnOnce() -> B,
 ) -> Result<Tensor> {
     let location = Location::caller();
-    let any_requires = inputs.iter().any(|t| t.requires_grad());
-    if !is_grad_enabled() || !any_requires {
+    if !is_grad_enabled() {
+        let any_requires = inputs.iter().any(|t| t.requires_grad());
         if is_anomaly_enabled() {
             anomaly_check_forward(inputs_name::<B>(), &out, location)?;
         }
         return Ok(Tensor::new_impl(out, Meta { made_under_no_grad: any_requires, ..Default::default() }));
+    }
+    // One look at each input: its node (`None` when it does not require grad).
+    let mut next: SmallVec<[Option<NodeRef>; 2]> = SmallVec::with_capacity(inputs.len());
+    for t in inputs {
+        next.push(t.grad_node());
+    }
+    if next.iter().all(Option::is_none) {
+        if is_anomaly_enabled() {
+            anomaly_check_forward(inputs_name::<B>(), &out, location)?;
+        }
+        return Ok(Tensor::new_impl(out, Meta::default()));
     }
     let op = make();
     let name = op.name();
     if is_anomaly_enabled() {
         anomaly_check_forward(name, &out, location)?;
     }
-    let next = inputs.iter().map(|t| t.grad_node()).collect();
     let header = NodeHeader::new(name, next, &out, save_output, location);
     let node: NodeRef = Arc::new(OpNode { header, op: Mutex::new(Some(op)), released: AtomicBool::new(false) });
     let t = Tensor::from_raw_with_grad_fn(out, node.clone());
