@@ -209,7 +209,13 @@ fn add_grads(a: Tensor, b: &Tensor) -> Result<Tensor> {
 }
 
 fn run_hooks(t: &Arc<TensorImpl>, mut grad: Tensor) -> Tensor {
-    let hooks: Vec<_> = t.meta.lock().unwrap_or_else(|e| e.into_inner()).hooks.iter().map(|(_, h)| h.clone()).collect();
+    let hooks: Vec<_> = {
+        let m = t.meta.lock().unwrap_or_else(|e| e.into_inner());
+        if m.hooks.is_empty() {
+            return grad;
+        }
+        m.hooks.iter().map(|(_, h)| h.clone()).collect()
+    };
     for h in hooks {
         if let Some(g) = h(&grad) {
             grad = g;
@@ -385,19 +391,22 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
 /// Adds `g` into a leaf's `.grad` (stealing `g`'s buffer when nobody else holds it).
 fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
     let mut m = leaf.meta.lock().unwrap_or_else(|e| e.into_inner());
-    let g = if create_graph { g } else { into_detached(g) };
     let exclusive =
         |t: &Tensor| Arc::strong_count(&t.0) == 1 && Arc::strong_count(t.raw().storage()) == 1 && t.raw().is_compact();
     m.grad = Some(match m.grad.take() {
+        None if create_graph => g,
+        // held elsewhere too (the gradient of an addition goes to both inputs): a copy
+        None if Arc::strong_count(&g.0) > 1 => Tensor::from_raw(g.raw().copy()),
         None => {
-            if create_graph || exclusive(&g) {
+            let g = into_detached(g);
+            if exclusive(&g) {
                 g
             } else {
                 Tensor::from_raw(g.raw().copy())
             }
         }
         Some(old) => {
-            if !create_graph && exclusive(&old) && old.requires_grad() == g.requires_grad() && !old.requires_grad() {
+            if !create_graph && exclusive(&old) && !old.requires_grad() {
                 old.raw().zip_assign("accumulate_grad", g.raw(), &crate::ops::binary::AddKernel)?;
                 old
             } else {

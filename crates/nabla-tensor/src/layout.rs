@@ -6,10 +6,11 @@
 use crate::error::{Error, Result};
 use smallvec::SmallVec;
 
-/// Dimension sizes. Up to six dimensions live inline without allocation.
-pub type Shape = SmallVec<[usize; 6]>;
+/// Dimension sizes. Up to four dimensions live inline without allocation (more spill to the
+/// heap; four keeps layouts small enough that moving one is cheap).
+pub type Shape = SmallVec<[usize; 4]>;
 /// Element strides per dimension (0 for broadcast dimensions).
-pub type Strides = SmallVec<[usize; 6]>;
+pub type Strides = SmallVec<[usize; 4]>;
 
 /// Shape, strides and offset of a tensor view into its storage.
 ///
