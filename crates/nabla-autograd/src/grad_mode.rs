@@ -21,7 +21,7 @@ pub fn is_grad_enabled() -> bool {
 }
 
 /// Restores the previous grad mode when dropped. Made by [`NoGradGuard::new`],
-/// [`set_grad_enabled`] and [`enable_grad_guard`].
+/// [`set_grad_enabled`] (which [`enable_grad`] uses for the length of its closure).
 #[must_use = "the mode is restored when the guard is dropped"]
 pub struct GradModeGuard {
     prev: bool,

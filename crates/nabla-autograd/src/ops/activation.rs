@@ -2,7 +2,7 @@
 //! `hardtanh` and `maxout`. (`relu`, `sigmoid` and `tanh` live in `unary.rs`,
 //! `softmax` and `log_softmax` in `reduce.rs`.)
 //!
-//! Each element-wise activation is one small [`Activation`] type that states its value
+//! Each element-wise activation is one small `Activation` type that states its value
 //! `f`, its derivative `df` (used by one fused backward kernel `g · f'(x)`), and the same
 //! derivative as recorded ops (`df_graph`, used when backward runs with `create_graph`).
 //! Derivatives at kinks are PyTorch's: `leaky_relu'(0) = slope`, `elu'(0) = alpha`,

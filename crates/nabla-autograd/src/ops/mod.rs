@@ -1,7 +1,7 @@
 //! Differentiable operations, one family per file. Each file holds the public methods,
 //! the forward (a kernel call), the backward rule next to it, and the gradcheck tests.
 //!
-//! [`record`] is the one place an op joins the graph.
+//! `record` is the one place an op joins the graph.
 
 pub mod activation;
 pub mod binary;

@@ -2,7 +2,7 @@
 //!
 //! For a fixed input, each pooling is a linear map `M` of it (max pooling: picking the
 //! elements its forward pass found to be the maxima), so its backward is `Mᵀ ḡ` and the
-//! backward of that is `M` again. One rule, [`PoolBackward`], holds the map and which way
+//! backward of that is `M` again. One rule, `PoolBackward`, holds the map and which way
 //! it was applied; that is the whole chain rule, to any order (`create_graph`).
 //!
 //! Inputs are `[N, C, H, W]` or unbatched `[C, H, W]`; windows run over the last two

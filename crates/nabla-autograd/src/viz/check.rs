@@ -116,7 +116,7 @@ fn forward_values(
 }
 
 /// Checks every node of the graph `f(inputs)` builds, in forward order, with the default
-/// tolerances. Inputs that require grad must be float64. See the [module docs](self).
+/// tolerances. Inputs that require grad must be float64. See the [module docs](crate::viz).
 ///
 /// ```
 /// use nabla_autograd::{autograd::{apply_custom, check_nodes, first_bad_node, CustomOp}, Result, Tensor};

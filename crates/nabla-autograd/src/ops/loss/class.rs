@@ -342,8 +342,8 @@ fn cross_entropy_probs(x: &Tensor, target: &Tensor, eps: f64, reduction: Reducti
 /// ```
 ///
 /// # Panics
-/// On targets of the wrong shape or dtype ("cross_entropy: expected targets of shape [N] = [8]
-/// with class indices (int64), got [8, 1] ..."), or a class index out of range.
+/// On targets of the wrong shape or dtype (`cross_entropy: expected targets of shape [N] = [8]
+/// with class indices (int64), got [8, 1] ...`), or a class index out of range.
 #[track_caller]
 pub fn cross_entropy(input: &Tensor, target: &Tensor) -> Tensor {
     or_panic(try_cross_entropy_with(input, target, &CrossEntropyOptions::default()))
