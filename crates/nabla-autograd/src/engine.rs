@@ -357,7 +357,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
             let next = &g.nodes[j as usize];
             if let Some(Some(grad)) = outs.get_mut(i).map(|g| g.take()) {
                 let h = next.header();
-                let grad = if grad.shape() != &h.out_shape[..] {
+                let grad = if !nabla_tensor::layout::same_shape(grad.shape(), &h.out_shape) {
                     return Err(Error::Autograd {
                         msg: format!(
                             "Function {} returned an invalid gradient at index {i} - got {:?} but expected shape compatible with {:?}",

@@ -143,7 +143,7 @@ impl NodeHeader {
             output: OnceLock::new(),
             saved_output: if save_output { Some(out.clone()) } else { None },
             saved_output_version: out.storage().version(),
-            out_shape: out.shape().into(),
+            out_shape: Shape::from_slice(out.shape()),
             out_dtype: out.dtype(),
             location,
         }

@@ -4,7 +4,7 @@
 use crate::dtype::{DType, Float};
 use crate::error::{Error, Result};
 use crate::iter::for_each_row_n;
-use crate::layout::{broadcast_shapes, Layout};
+use crate::layout::{broadcast_shapes, same_shape, Layout};
 use crate::raw::RawTensor;
 use crate::storage::{Buffer, BufferElement};
 use std::mem::MaybeUninit;
@@ -249,7 +249,8 @@ impl RawTensor {
     /// Applies `k` to pairs of elements after broadcasting. Both operands must have the
     /// same float dtype (promotion is the caller's job).
     pub fn zip<K: BinaryKernel>(&self, op: &'static str, other: &RawTensor, k: &K) -> Result<RawTensor> {
-        if self.dtype() == other.dtype() && self.shape() == other.shape() && self.numel() < PARALLEL_THRESHOLD {
+        if self.dtype() == other.dtype() && same_shape(self.shape(), other.shape()) && self.numel() < PARALLEL_THRESHOLD
+        {
             // the common small case: same shape, both packed; no broadcasting bookkeeping
             if let (Some(ra), Some(rb)) = (self.layout().contiguous_range(), other.layout().contiguous_range()) {
                 fn same<T: Float>(

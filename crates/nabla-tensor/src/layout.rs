@@ -56,6 +56,19 @@ pub fn contiguous_strides(shape: &[usize]) -> Strides {
     strides
 }
 
+/// Whether two shapes are equal; a loop instead of the `memcmp` call that slice equality
+/// makes, which costs more than the comparison for the few dimensions of a shape.
+///
+/// ```
+/// use nabla_tensor::layout::same_shape;
+/// assert!(same_shape(&[2, 3], &[2, 3]));
+/// assert!(!same_shape(&[2, 3], &[3, 2]) && !same_shape(&[6], &[6, 1]));
+/// ```
+#[inline]
+pub fn same_shape(a: &[usize], b: &[usize]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// The shape two shapes broadcast to (PyTorch rules: right-aligned, sizes equal or 1).
 ///
 /// ```

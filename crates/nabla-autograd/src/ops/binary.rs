@@ -185,8 +185,16 @@ impl Backward for MulBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
         let (a, b) = (self.a.get(ctx.name())?, self.b.get(ctx.name())?);
-        let ga = if ctx.needs_input_grad(0) { Some(g.try_mul(b)?.try_sum_to(a.shape())?) } else { None };
-        let gb = if ctx.needs_input_grad(1) { Some(g.try_mul(a)?.try_sum_to(b.shape())?) } else { None };
+        // Without create_graph nothing is recorded: the products go straight to the kernel.
+        let times = |x: &Tensor| {
+            if crate::grad_mode::is_grad_enabled() {
+                g.try_mul(x)
+            } else {
+                crate::ops::unary::fused(g, x, &MulKernel)
+            }
+        };
+        let ga = if ctx.needs_input_grad(0) { Some(times(b)?.try_sum_to(a.shape())?) } else { None };
+        let gb = if ctx.needs_input_grad(1) { Some(times(a)?.try_sum_to(b.shape())?) } else { None };
         Ok(smallvec![ga, gb])
     }
 }
