@@ -86,8 +86,8 @@ impl Ord for Ready {
 }
 
 /// The reachable graph of one backward pass, numbered: node `i` is `nodes[i]`; its inputs'
-/// nodes are `edges[edge_start[i]..]`, one per input of the node (`u32::MAX` where an input needs no
-/// gradient), so the pass looks each node up in a hash map once, when it is found.
+/// nodes are `edges[edge_start[i]..]`, one per input of the node (`u32::MAX` where an input
+/// needs no gradient), so the pass looks each node up in a hash map once, when it is found.
 struct Reached {
     nodes: Vec<NodeRef>,
     edge_start: Vec<u32>,
@@ -99,6 +99,10 @@ struct Reached {
 }
 
 const NO_NODE: u32 = u32::MAX;
+
+/// The largest graph (in nodes) whose work vectors a thread keeps for its next pass
+/// (about 2.5 MB of vectors and index).
+const KEPT_NODES: usize = 1 << 16;
 
 thread_local! {
     static SCRATCH: std::cell::RefCell<Option<Reached>> = const { std::cell::RefCell::new(None) };
@@ -160,8 +164,12 @@ impl Reached {
     }
 
     /// Empties the vectors (dropping the node references) and keeps them for the thread's
-    /// next pass.
+    /// next pass, unless they grew for a graph of more than [`KEPT_NODES`] nodes (a thread
+    /// should not hold tens of megabytes after one very long chain).
     fn recycle(mut self, deps: Vec<u32>) {
+        if self.nodes.capacity() > KEPT_NODES {
+            return;
+        }
         self.nodes.clear();
         self.edge_start.clear();
         self.edges.clear();

@@ -38,23 +38,21 @@ pub(crate) fn record<B: Backward>(
     make: impl FnOnce() -> B,
 ) -> Result<Tensor> {
     let location = Location::caller();
-    if !is_grad_enabled() {
-        let any_requires = inputs.iter().any(|t| t.requires_grad());
-        if is_anomaly_enabled() {
-            anomaly_check_forward(inputs_name::<B>(), &out, location)?;
-        }
-        return Ok(Tensor::new_impl(out, Meta { made_under_no_grad: any_requires, ..Default::default() }));
-    }
-    // One look at each input: its node (`None` when it does not require grad).
+    // With grad mode on, one look at each input: its node (`None` when it does not require grad).
     let mut next: SmallVec<[Option<NodeRef>; 2]> = SmallVec::with_capacity(inputs.len());
-    for t in inputs {
-        next.push(t.grad_node());
+    let grad_mode = is_grad_enabled();
+    if grad_mode {
+        for t in inputs {
+            next.push(t.grad_node());
+        }
     }
     if next.iter().all(Option::is_none) {
+        // nothing to record
+        let made_under_no_grad = !grad_mode && inputs.iter().any(|t| t.requires_grad());
         if is_anomaly_enabled() {
             anomaly_check_forward(inputs_name::<B>(), &out, location)?;
         }
-        return Ok(Tensor::new_impl(out, Meta::default()));
+        return Ok(Tensor::new_impl(out, Meta { made_under_no_grad, ..Default::default() }));
     }
     let op = make();
     let name = op.name();
