@@ -11,8 +11,9 @@ use nabla_tensor::{DType, Error, RawTensor, Result, Shape};
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::LocalKey;
 
 /// Gradients returned by a backward function, one per input (`None`: no gradient).
 pub type Grads = SmallVec<[Option<Tensor>; 2]>;
@@ -21,7 +22,31 @@ pub type Grads = SmallVec<[Option<Tensor>; 2]>;
 pub(crate) type NodeRef = Arc<dyn NodeDyn>;
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
-static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static SEQ_BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// How many numbers a thread takes from a process-wide sequence at a time.
+const NUMBER_BLOCK: u64 = 1024;
+
+/// The next number of the sequence `global`, unique in the process and increasing within a
+/// thread. A thread takes numbers in blocks (`local` holds the rest of its block), so that
+/// making a tensor or node costs no locked instruction (PyTorch's sequence numbers are
+/// per-thread too).
+pub(crate) fn next_number(global: &AtomicU64, local: &'static LocalKey<Cell<(u64, u64)>>) -> u64 {
+    local
+        .try_with(|c| {
+            let (mut next, mut end) = c.get();
+            if next == end {
+                next = global.fetch_add(NUMBER_BLOCK, Ordering::Relaxed);
+                end = next + NUMBER_BLOCK;
+            }
+            c.set((next + 1, end));
+            next
+        })
+        .unwrap_or_else(|_| global.fetch_add(1, Ordering::Relaxed))
+}
 
 /// Number of graph nodes alive in the process (for leak tests).
 ///
@@ -35,7 +60,7 @@ static LIVE_NODES: AtomicUsize = AtomicUsize::new(0);
 /// drop(x);
 /// ```
 pub fn live_nodes() -> usize {
-    LIVE_NODES.load(Ordering::Relaxed)
+    nabla_tensor::counter::NODES.get()
 }
 
 /// The derivative rule of one differentiable operation: given the gradient of the loss
@@ -70,7 +95,7 @@ impl BackwardCtx<'_> {
     /// attached to this node so that `create_graph` differentiates through it.
     pub fn output(&self) -> Result<Tensor> {
         let h = self.node.header();
-        if let Some(t) = h.output.get().and_then(|w| w.upgrade()) {
+        if let Some(t) = h.output.upgrade() {
             check_version(self.node.name(), &t.raw, h.saved_output_version)?;
             return Ok(Tensor(t));
         }
@@ -119,7 +144,8 @@ pub(crate) struct NodeHeader {
     pub(crate) name: &'static str,
     pub(crate) seq: u64,
     pub(crate) next: SmallVec<[Option<NodeRef>; 2]>,
-    pub(crate) output: OnceLock<Weak<TensorImpl>>,
+    /// The op's output tensor while it lives (`Weak::new()` for `AccumulateGrad`).
+    pub(crate) output: Weak<TensorImpl>,
     pub(crate) saved_output: Option<RawTensor>,
     pub(crate) saved_output_version: u64,
     pub(crate) out_shape: Shape,
@@ -134,13 +160,14 @@ impl NodeHeader {
         out: &RawTensor,
         save_output: bool,
         location: &'static Location<'static>,
+        output: Weak<TensorImpl>,
     ) -> NodeHeader {
-        LIVE_NODES.fetch_add(1, Ordering::Relaxed);
+        nabla_tensor::counter::NODES.inc();
         NodeHeader {
             name,
-            seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+            seq: next_number(&NEXT_SEQ, &SEQ_BLOCK),
             next,
-            output: OnceLock::new(),
+            output,
             saved_output: if save_output { Some(out.clone()) } else { None },
             saved_output_version: out.storage().version(),
             out_shape: Shape::from_slice(out.shape()),
@@ -152,7 +179,7 @@ impl NodeHeader {
 
 impl Drop for NodeHeader {
     fn drop(&mut self) {
-        LIVE_NODES.fetch_sub(1, Ordering::Relaxed);
+        nabla_tensor::counter::NODES.dec();
         for n in self.next.drain(..).flatten() {
             defer_drop(n);
         }

@@ -4,13 +4,21 @@ use crate::graph::{defer_drop, node_key, AccumulateGrad, NodeHeader, NodeRef};
 use nabla_tensor::{DType, Element, Error, RawTensor, Result};
 use smallvec::SmallVec;
 use std::panic::Location;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 /// A hook run on a tensor's gradient when it is computed; returning `Some` replaces it.
 pub(crate) type Hook = Arc<dyn Fn(&Tensor) -> Option<Tensor> + Send + Sync>;
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static ID_BLOCK: std::cell::Cell<(u64, u64)> = const { std::cell::Cell::new((0, 0)) };
+}
+
+fn next_id() -> u64 {
+    crate::graph::next_number(&NEXT_ID, &ID_BLOCK)
+}
 
 /// An n-dimensional array that records the operations applied to it, so that gradients
 /// can be computed by [`Tensor::backward`].
@@ -66,7 +74,7 @@ impl Drop for TensorImpl {
 
 impl Tensor {
     pub(crate) fn new_impl(raw: RawTensor, meta: Meta) -> Tensor {
-        Tensor(Arc::new(TensorImpl { raw, id: NEXT_ID.fetch_add(1, Ordering::Relaxed), meta: Mutex::new(meta) }))
+        Tensor(Arc::new(TensorImpl { raw, id: next_id(), meta: Mutex::new(meta) }))
     }
 
     /// A tensor that does not require grad, over `raw`.
@@ -78,6 +86,23 @@ impl Tensor {
     /// ```
     pub fn from_raw(raw: RawTensor) -> Tensor {
         Tensor::new_impl(raw, Meta::default())
+    }
+
+    /// A tensor over `raw` whose `grad_fn` is the node `make` builds; `make` gets the
+    /// tensor's weak handle (for the node's `output`) before the tensor exists, so the
+    /// node needs no second pass to point back at its output.
+    pub(crate) fn with_new_grad_fn(
+        raw: RawTensor,
+        make: impl FnOnce(&Weak<TensorImpl>, &RawTensor) -> NodeRef,
+    ) -> Tensor {
+        Tensor(Arc::new_cyclic(|weak| {
+            let node = make(weak, &raw);
+            TensorImpl {
+                raw,
+                id: next_id(),
+                meta: Mutex::new(Meta { requires_grad: true, grad_fn: Some(node), ..Default::default() }),
+            }
+        }))
     }
 
     pub(crate) fn from_raw_with_grad_fn(raw: RawTensor, node: NodeRef) -> Tensor {
@@ -383,7 +408,7 @@ impl Tensor {
     {
         let mut m = self.meta();
         assert!(m.requires_grad, "register_hook: cannot register a hook on a tensor that doesn't require gradient");
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = next_id();
         m.hooks.push((id, Arc::new(hook)));
         HookHandle { tensor: Arc::downgrade(&self.0), id }
     }
@@ -401,7 +426,8 @@ impl Tensor {
         if let Some(acc) = m.accumulator.as_ref().and_then(|w| w.upgrade()) {
             return Some(acc);
         }
-        let header = NodeHeader::new("AccumulateGrad", SmallVec::new(), &self.0.raw, false, Location::caller());
+        let header =
+            NodeHeader::new("AccumulateGrad", SmallVec::new(), &self.0.raw, false, Location::caller(), Weak::new());
         let node: NodeRef = Arc::new(AccumulateGrad { header, leaf: self.0.clone() });
         m.accumulator = Some(Arc::downgrade(&node));
         Some(node)
@@ -463,7 +489,7 @@ impl GradFn {
     /// assert!(y.grad_fn().unwrap().output().unwrap().is_same(&y));
     /// ```
     pub fn output(&self) -> Option<Tensor> {
-        self.0.header().output.get().and_then(|w| w.upgrade()).map(Tensor)
+        self.0.header().output.upgrade().map(Tensor)
     }
 
     /// The source line of the operation that created this node.
@@ -481,7 +507,8 @@ impl GradFn {
         node_key(&self.0)
     }
 
-    /// Creation order: later nodes run first in backward.
+    /// Creation order within the thread that made the node: of two nodes ready at the same
+    /// time, the later runs first in backward. Unique in the process.
     pub fn sequence_nr(&self) -> u64 {
         self.0.header().seq
     }

@@ -16,6 +16,7 @@
 extern crate gemm as gemm_crate;
 
 pub mod conv;
+pub mod counter;
 pub mod dtype;
 pub mod elementwise;
 pub mod error;

@@ -1,7 +1,7 @@
 //! Reference-counted, lockable buffers shared by a tensor and all of its views.
 
 use crate::dtype::{DType, Element};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The elements of a storage, one variant per dtype.
@@ -80,8 +80,6 @@ buffer_element!(f64, F64);
 buffer_element!(i64, I64);
 buffer_element!(bool, Bool);
 
-static LIVE_STORAGES: AtomicUsize = AtomicUsize::new(0);
-
 /// Number of storages alive in the process (for leak tests).
 ///
 /// ```
@@ -91,7 +89,7 @@ static LIVE_STORAGES: AtomicUsize = AtomicUsize::new(0);
 /// drop(s);
 /// ```
 pub fn live_storages() -> usize {
-    LIVE_STORAGES.load(Ordering::Relaxed)
+    crate::counter::STORAGES.get()
 }
 
 /// A buffer shared by views, with the version counter that in-place operations bump.
@@ -104,7 +102,7 @@ pub struct Storage {
 impl Storage {
     /// A new storage owning `buf`, at version 0.
     pub fn new(buf: Buffer) -> Storage {
-        LIVE_STORAGES.fetch_add(1, Ordering::Relaxed);
+        crate::counter::STORAGES.inc();
         Storage { buf: RwLock::new(buf), version: AtomicU64::new(0) }
     }
 
@@ -131,7 +129,7 @@ impl Storage {
 
 impl Drop for Storage {
     fn drop(&mut self) {
-        LIVE_STORAGES.fetch_sub(1, Ordering::Relaxed);
+        crate::counter::STORAGES.dec();
         let buf = std::mem::replace(self.buf.get_mut().unwrap_or_else(|e| e.into_inner()), Buffer::Bool(Vec::new()));
         crate::pool::release(buf);
     }

@@ -59,11 +59,10 @@ pub(crate) fn record<B: Backward>(
     if is_anomaly_enabled() {
         anomaly_check_forward(name, &out, location)?;
     }
-    let header = NodeHeader::new(name, next, &out, save_output, location);
-    let node: NodeRef = Arc::new(OpNode { header, op: Mutex::new(Some(op)), released: AtomicBool::new(false) });
-    let t = Tensor::from_raw_with_grad_fn(out, node.clone());
-    let _ = node.header().output.set(Arc::downgrade(&t.0));
-    Ok(t)
+    Ok(Tensor::with_new_grad_fn(out, |output, out| {
+        let header = NodeHeader::new(name, next, out, save_output, location, output.clone());
+        Arc::new(OpNode { header, op: Mutex::new(Some(op)), released: AtomicBool::new(false) })
+    }))
 }
 
 fn inputs_name<B: Backward>() -> &'static str {

@@ -110,7 +110,7 @@ impl Model {
             let h = node.header();
             let handle = match node.leaf() {
                 Some(leaf) => Some(Tensor(leaf.clone())),
-                None => h.output.get().and_then(|w| w.upgrade()).map(Tensor),
+                None => h.output.upgrade().map(Tensor),
             };
             let t = m.push_tensor(handle.as_ref(), &h.out_shape, h.out_dtype);
             if handle.is_none() {
