@@ -325,7 +325,9 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
         let mut outs: crate::graph::Grads = crate::graph::Grads::new();
         if let Some(mut grad) = grad {
             // tensor hooks and retain_grad of the node's output (non-leaf)
-            if let Some(out) = node.header().output.upgrade() {
+            let watched = node.header().watched.load(std::sync::atomic::Ordering::Relaxed);
+            let out = if watched { node.header().output.upgrade() } else { None };
+            if let Some(out) = out {
                 grad = run_hooks(&out, grad);
                 let mut m = out.meta.lock().unwrap_or_else(|e| e.into_inner());
                 if m.retains_grad {
@@ -355,7 +357,9 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                     obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &[] });
                 }
             } else if needed_here {
-                outs = node.apply(node, &grad)?;
+                // run and free in one step when nothing looks at the node in between
+                let once = !opts.retain_graph && opts.observer.is_none() && !is_anomaly_enabled();
+                outs = if once { node.apply_and_release(node, &grad)? } else { node.apply(node, &grad)? };
                 if outs.len() != node.header().next.len() {
                     return Err(Error::Autograd {
                         msg: format!(
@@ -385,7 +389,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                 if let Some(obs) = opts.observer.as_mut() {
                     obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &outs });
                 }
-                if !opts.retain_graph {
+                if !opts.retain_graph && !once {
                     node.release();
                 }
             }

@@ -151,6 +151,10 @@ pub(crate) struct NodeHeader {
     pub(crate) out_shape: Shape,
     pub(crate) out_dtype: DType,
     pub(crate) location: &'static Location<'static>,
+    /// Set when a hook or `retain_grad` is put on the output: only then does a backward
+    /// pass look at the output tensor (upgrading its weak handle costs two locked
+    /// instructions per node).
+    pub(crate) watched: AtomicBool,
 }
 
 impl NodeHeader {
@@ -173,6 +177,7 @@ impl NodeHeader {
             out_shape: Shape::from_slice(out.shape()),
             out_dtype: out.dtype(),
             location,
+            watched: AtomicBool::new(false),
         }
     }
 }
@@ -194,6 +199,13 @@ pub(crate) trait NodeDyn: Send + Sync {
     fn apply(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads>;
     /// Frees saved tensors (after a backward without `retain_graph`).
     fn release(&self);
+    /// [`NodeDyn::apply`] then [`NodeDyn::release`] (when it succeeds), in one step where the
+    /// node can.
+    fn apply_and_release(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads> {
+        let grads = self.apply(node, grad)?;
+        self.release();
+        Ok(grads)
+    }
     /// The leaf, for `AccumulateGrad`.
     fn leaf(&self) -> Option<&Arc<TensorImpl>> {
         None
@@ -221,14 +233,29 @@ impl<B: Backward> NodeDyn for OpNode<B> {
         let guard = self.op.lock().unwrap_or_else(|e| e.into_inner());
         match guard.as_ref() {
             Some(op) => op.backward(&BackwardCtx { node }, grad),
-            None => Err(Error::Autograd {
-                msg: "Trying to backward through the graph a second time (or directly access saved \
-                      tensors after they have already been freed). Saved intermediate values of the \
-                      graph are freed when you call .backward() or autograd::grad(). Specify \
-                      retain_graph: true if you need to backward through the graph a second time or \
-                      if you need to access saved tensors after calling backward."
-                    .into(),
-            }),
+            None => Err(freed_error()),
+        }
+    }
+    fn apply_and_release(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads> {
+        let mut guard = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        let op = match guard.as_ref() {
+            None => return Err(freed_error()),
+            // a rule that saves nothing stays, and runs under the lock as in `apply`
+            Some(op) if !op.has_saved() => return op.backward(&BackwardCtx { node }, grad),
+            Some(_) => guard.take().expect("checked"),
+        };
+        // One lock for running and releasing: the rule is taken out (a second pass
+        // meanwhile finds it freed, as it would after this one) and dropped after it ran.
+        self.released.store(true, Ordering::Relaxed);
+        drop(guard);
+        match op.backward(&BackwardCtx { node }, grad) {
+            Ok(grads) => Ok(grads),
+            Err(e) => {
+                // an error leaves the graph as it was
+                *self.op.lock().unwrap_or_else(|e| e.into_inner()) = Some(op);
+                self.released.store(false, Ordering::Relaxed);
+                Err(e)
+            }
         }
     }
     fn release(&self) {
@@ -243,6 +270,18 @@ impl<B: Backward> NodeDyn for OpNode<B> {
     fn with_backward(&self, f: &mut dyn FnMut(Option<&dyn Backward>)) {
         let g = self.op.lock().unwrap_or_else(|e| e.into_inner());
         f(g.as_ref().map(|b| b as &dyn Backward))
+    }
+}
+
+/// PyTorch's error for running a rule whose saved tensors were freed.
+fn freed_error() -> Error {
+    Error::Autograd {
+        msg: "Trying to backward through the graph a second time (or directly access saved \
+              tensors after they have already been freed). Saved intermediate values of the \
+              graph are freed when you call .backward() or autograd::grad(). Specify \
+              retain_graph: true if you need to backward through the graph a second time or \
+              if you need to access saved tensors after calling backward."
+            .into(),
     }
 }
 

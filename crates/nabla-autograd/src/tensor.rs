@@ -336,7 +336,8 @@ impl Tensor {
     /// ```
     pub fn retain_grad(&self) {
         let mut m = self.meta();
-        if m.grad_fn.is_some() {
+        if let Some(f) = &m.grad_fn {
+            f.header().watched.store(true, std::sync::atomic::Ordering::Relaxed);
             m.retains_grad = true;
         }
     }
@@ -410,6 +411,9 @@ impl Tensor {
         assert!(m.requires_grad, "register_hook: cannot register a hook on a tensor that doesn't require gradient");
         let id = next_id();
         m.hooks.push((id, Arc::new(hook)));
+        if let Some(f) = &m.grad_fn {
+            f.header().watched.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         HookHandle { tensor: Arc::downgrade(&self.0), id }
     }
 

@@ -388,3 +388,44 @@ fn tensors_train_on_two_threads_at_once() {
     let b = std::thread::spawn(run);
     assert_eq!((a.join().unwrap(), b.join().unwrap()), serial);
 }
+
+#[test]
+fn a_backward_that_fails_leaves_the_graph_as_it_was() {
+    // The rule of a node runs and frees its saved tensors in one step; when the rule fails
+    // (here: its saved input was modified in place), nothing is freed, so a second try
+    // reports the same problem instead of "backward through the graph a second time".
+    let x = leaf(&[2.0]);
+    let y = &x * 3.0;
+    let z = (&y * &y).sum();
+    y.mul_(&Tensor::from_vec(vec![2.0f64], &[1]));
+    for _ in 0..2 {
+        let e = z.try_backward().unwrap_err().to_string();
+        assert!(e.contains("modified by an inplace operation"), "{e}");
+    }
+    // a graph that ran once is freed: the second pass says so
+    let w = (&x * &x).sum();
+    w.backward();
+    let e = w.try_backward().unwrap_err().to_string();
+    assert!(e.contains("a second time"), "{e}");
+    assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![4.0]);
+}
+
+#[test]
+fn hooks_and_retain_grad_added_after_the_op_still_see_the_gradient() {
+    // a backward pass only looks at an op's output when a hook or retain_grad was put on it
+    let x = leaf(&[1.0, 2.0]);
+    let y = &x * 3.0;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let s = seen.clone();
+    y.register_hook(move |g| {
+        s.fetch_add(1, Ordering::SeqCst);
+        Some(g * 2.0)
+    });
+    let u = &y + 1.0;
+    u.retain_grad();
+    (&u * &u).sum().backward();
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    // du = 2u = [8, 14]; dy = du, doubled by the hook; dx = 3 dy
+    assert_eq!(u.grad().unwrap().to_vec::<f64>(), vec![8.0, 14.0]);
+    assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![48.0, 84.0]);
+}
