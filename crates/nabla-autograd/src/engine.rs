@@ -1,7 +1,8 @@
 //! The reverse-mode engine: runs the recorded graph backwards from one or more outputs.
 //!
 //! Nodes run in an order where every node runs after all nodes that feed it gradients
-//! (dependency counting), breaking ties by creation order, newest first, as PyTorch does.
+//! (dependency counting), breaking ties by creation order (within a thread), newest first,
+//! as PyTorch does.
 //! Every walk is iterative.
 
 use crate::grad_mode::{is_anomaly_enabled, no_grad, set_grad_enabled};
