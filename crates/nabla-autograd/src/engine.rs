@@ -350,9 +350,10 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                 // Without an observer the gradient moves into `.grad` (no clone), so that
                 // `accumulate` can steal its buffer instead of copying it.
                 let kept = if opts.observer.is_some() { Some(grad.clone()) } else { None };
-                if opts.capture.is_none() {
-                    let g = run_hooks(leaf, grad);
-                    accumulate(leaf, g, opts.create_graph)?;
+                // a leaf dropped since the graph was built has no `.grad` left to write
+                if let (None, Some(leaf)) = (opts.capture, leaf.upgrade()) {
+                    let g = run_hooks(&leaf, grad);
+                    accumulate(&leaf, g, opts.create_graph)?;
                 }
                 if let (Some(obs), Some(grad)) = (opts.observer.as_mut(), kept) {
                     obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &[] });

@@ -106,6 +106,18 @@ impl BackwardCtx<'_> {
         Ok(Tensor::from_raw_with_grad_fn(raw.clone(), self.node.clone()))
     }
 
+    /// The op's output values as saved at forward time (checked against in-place changes),
+    /// without a tensor around them: for rules that compute their gradient with a kernel
+    /// when nothing is recorded (a tensor would be made and dropped for nothing).
+    pub(crate) fn output_raw(&self) -> Result<&RawTensor> {
+        let h = self.node.header();
+        let raw = h.saved_output.as_ref().ok_or_else(|| Error::Autograd {
+            msg: format!("internal: {} asked for its output but did not save it", self.node.name()),
+        })?;
+        check_version(self.node.name(), raw, h.saved_output_version)?;
+        Ok(raw)
+    }
+
     /// The name of the node running.
     pub fn name(&self) -> &'static str {
         self.node.name()
@@ -206,8 +218,8 @@ pub(crate) trait NodeDyn: Send + Sync {
         self.release();
         Ok(grads)
     }
-    /// The leaf, for `AccumulateGrad`.
-    fn leaf(&self) -> Option<&Arc<TensorImpl>> {
+    /// The leaf's handle, for `AccumulateGrad` (dead once the leaf is dropped).
+    fn leaf(&self) -> Option<&Weak<TensorImpl>> {
         None
     }
     /// The rule, for inspection tools.
@@ -286,9 +298,13 @@ fn freed_error() -> Error {
 }
 
 /// The node that accumulates a leaf's gradient into its `.grad`.
+///
+/// The leaf owns it (made on the leaf's first use in a graph, then shared by every graph
+/// the leaf joins) and the node points back at the leaf weakly: no cycle, and a graph
+/// does not make a new node for every leaf it uses.
 pub(crate) struct AccumulateGrad {
     pub(crate) header: NodeHeader,
-    pub(crate) leaf: Arc<TensorImpl>,
+    pub(crate) leaf: Weak<TensorImpl>,
 }
 
 impl NodeDyn for AccumulateGrad {
@@ -302,7 +318,7 @@ impl NodeDyn for AccumulateGrad {
         Ok(Grads::new())
     }
     fn release(&self) {}
-    fn leaf(&self) -> Option<&Arc<TensorImpl>> {
+    fn leaf(&self) -> Option<&Weak<TensorImpl>> {
         Some(&self.leaf)
     }
 }

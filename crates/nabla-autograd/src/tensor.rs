@@ -53,7 +53,8 @@ pub(crate) struct Meta {
     pub(crate) grad: Option<Tensor>,
     pub(crate) retains_grad: bool,
     pub(crate) hooks: Vec<(u64, Hook)>,
-    pub(crate) accumulator: Option<Weak<dyn crate::graph::NodeDyn>>,
+    /// The leaf's `AccumulateGrad` node, made on its first use in a graph.
+    pub(crate) accumulator: Option<NodeRef>,
     pub(crate) name: Option<String>,
     /// Made by an op on inputs that required grad, while grad mode was off.
     pub(crate) made_under_no_grad: bool,
@@ -427,13 +428,13 @@ impl Tensor {
         if !m.requires_grad {
             return None;
         }
-        if let Some(acc) = m.accumulator.as_ref().and_then(|w| w.upgrade()) {
-            return Some(acc);
+        if let Some(acc) = &m.accumulator {
+            return Some(acc.clone());
         }
         let header =
             NodeHeader::new("AccumulateGrad", SmallVec::new(), &self.0.raw, false, Location::caller(), Weak::new());
-        let node: NodeRef = Arc::new(AccumulateGrad { header, leaf: self.0.clone() });
-        m.accumulator = Some(Arc::downgrade(&node));
+        let node: NodeRef = Arc::new(AccumulateGrad { header, leaf: Arc::downgrade(&self.0) });
+        m.accumulator = Some(node.clone());
         Some(node)
     }
 }
@@ -478,9 +479,22 @@ impl GradFn {
         self.0.header().next.iter().map(|n| n.clone().map(GradFn)).collect()
     }
 
-    /// For an `AccumulateGrad` node, the leaf it accumulates into.
+    /// For an `AccumulateGrad` node, the leaf it accumulates into (`None` for other
+    /// nodes, and once the leaf itself is dropped: a leaf owns its `AccumulateGrad`, not
+    /// the other way round).
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let x = Tensor::ones(&[1]).requires_grad_(true);
+    /// let y = &x * 2.0;
+    /// let acc = y.grad_fn().unwrap().next_functions()[0].clone().unwrap();
+    /// assert_eq!(acc.name(), "AccumulateGrad");
+    /// assert!(acc.variable().unwrap().is_same(&x));
+    /// drop(x);
+    /// assert!(acc.variable().is_none());
+    /// ```
     pub fn variable(&self) -> Option<Tensor> {
-        self.0.leaf().map(|l| Tensor(l.clone()))
+        self.0.leaf().and_then(Weak::upgrade).map(Tensor)
     }
 
     /// The tensor this node computed, while something still holds it (graph export and

@@ -429,3 +429,28 @@ fn hooks_and_retain_grad_added_after_the_op_still_see_the_gradient() {
     assert_eq!(u.grad().unwrap().to_vec::<f64>(), vec![8.0, 14.0]);
     assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![48.0, 84.0]);
 }
+
+#[test]
+fn a_leaf_keeps_one_accumulate_grad_node_for_every_graph_it_joins() {
+    let x = leaf(&[3.0]);
+    let acc_of = |t: &Tensor| t.grad_fn().unwrap().next_functions()[0].clone().unwrap();
+    let (a, b) = (&x * 2.0, &x * 5.0);
+    assert_eq!(acc_of(&a).name(), "AccumulateGrad");
+    assert_eq!(acc_of(&a).id(), acc_of(&b).id(), "two live graphs share the node");
+    let first = acc_of(&a).id();
+    drop((a, b));
+    let c = &x * 7.0;
+    assert_eq!(acc_of(&c).id(), first, "a later graph gets the same node");
+    assert!(acc_of(&c).variable().unwrap().is_same(&x));
+    c.sum().backward();
+    assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![7.0]);
+    // the node points at its leaf weakly: a leaf dropped before backward gets nothing, and
+    // the pass still reaches the other leaves
+    let w = leaf(&[4.0]);
+    let y = (&leaf(&[2.0]) + &w * 3.0).sum(); // the left leaf is a temporary (an addition saves nothing)
+    let dropped = y.grad_fn().unwrap().next_functions()[0].clone().unwrap().next_functions()[0].clone().unwrap();
+    assert_eq!(dropped.name(), "AccumulateGrad");
+    assert!(dropped.variable().is_none());
+    y.backward();
+    assert_eq!(w.grad().unwrap().to_vec::<f64>(), vec![3.0]);
+}

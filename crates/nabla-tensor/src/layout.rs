@@ -27,6 +27,9 @@ pub struct Layout {
     shape: Shape,
     strides: Strides,
     offset: usize,
+    /// Whether the elements are packed in row-major order (computed once, when the layout
+    /// is made: kernels ask on every call).
+    contiguous: bool,
 }
 
 impl Clone for Layout {
@@ -37,8 +40,25 @@ impl Clone for Layout {
             shape: Shape::from_slice(&self.shape),
             strides: Strides::from_slice(&self.strides),
             offset: self.offset,
+            contiguous: self.contiguous,
         }
     }
+}
+
+/// Whether `shape` with `strides` is row-major packed (size-1 dimensions may have any
+/// stride; an empty tensor counts as packed).
+fn packed(shape: &[usize], strides: &[usize]) -> bool {
+    if shape.contains(&0) {
+        return true;
+    }
+    let mut expected = 1usize;
+    for (&d, &st) in shape.iter().zip(strides).rev() {
+        if d != 1 && st != expected {
+            return false;
+        }
+        expected *= d;
+    }
+    true
 }
 
 /// Row-major strides of a shape.
@@ -96,7 +116,13 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Sh
 impl Layout {
     /// A row-major layout of `shape` at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: Shape::from_slice(shape), strides: contiguous_strides(shape), offset: 0 }
+        Layout { shape: Shape::from_slice(shape), strides: contiguous_strides(shape), offset: 0, contiguous: true }
+    }
+
+    /// A layout from owned parts, with its contiguity worked out.
+    fn made(shape: Shape, strides: Strides, offset: usize) -> Layout {
+        let contiguous = packed(&shape, &strides);
+        Layout { shape, strides, offset, contiguous }
     }
 
     /// A layout from its parts (no checks: the caller keeps it inside the storage).
@@ -106,18 +132,21 @@ impl Layout {
     /// assert_eq!(l.offset(), 5);
     /// ```
     pub fn from_parts(shape: &[usize], strides: &[usize], offset: usize) -> Layout {
-        Layout { shape: Shape::from_slice(shape), strides: Strides::from_slice(strides), offset }
+        Layout::made(Shape::from_slice(shape), Strides::from_slice(strides), offset)
     }
 
     /// A row-major layout of the same shape at offset 0 (reusing this layout's strides when
     /// they already are row-major).
     pub fn contiguous_like(&self) -> Layout {
-        let mut expected = 1usize;
-        let row_major = self.shape.iter().zip(&self.strides).rev().all(|(&d, &st)| {
-            let ok = st == expected;
-            expected *= d.max(1);
-            ok
-        });
+        // packed, and with the strides `contiguous_strides` gives (size-1 dimensions too)
+        let row_major = self.contiguous && {
+            let mut expected = 1usize;
+            self.shape.iter().zip(&self.strides).rev().all(|(&d, &st)| {
+                let ok = st == expected;
+                expected *= d.max(1);
+                ok
+            })
+        };
         if self.offset == 0 && row_major {
             return self.clone();
         }
@@ -157,18 +186,9 @@ impl Layout {
     /// assert!(Layout::contiguous(&[3, 0]).is_contiguous());
     /// assert!(!Layout::contiguous(&[2, 3]).transpose(0, 1).is_contiguous());
     /// ```
+    #[inline]
     pub fn is_contiguous(&self) -> bool {
-        if self.shape.contains(&0) {
-            return true;
-        }
-        let mut expected = 1usize;
-        for i in (0..self.shape.len()).rev() {
-            if self.shape[i] != 1 && self.strides[i] != expected {
-                return false;
-            }
-            expected *= self.shape[i];
-        }
-        true
+        self.contiguous
     }
 
     /// The contiguous range of storage this layout covers, if it is contiguous.
@@ -185,16 +205,17 @@ impl Layout {
         let mut l = self.clone();
         l.shape.swap(a, b);
         l.strides.swap(a, b);
+        l.contiguous = packed(&l.shape, &l.strides);
         l
     }
 
     /// Reorders the dimensions (no checks: `perm` must be a permutation).
     pub fn permute(&self, perm: &[usize]) -> Layout {
-        Layout {
-            shape: perm.iter().map(|&p| self.shape[p]).collect(),
-            strides: perm.iter().map(|&p| self.strides[p]).collect(),
-            offset: self.offset,
-        }
+        Layout::made(
+            perm.iter().map(|&p| self.shape[p]).collect(),
+            perm.iter().map(|&p| self.strides[p]).collect(),
+            self.offset,
+        )
     }
 
     /// Keeps `len` elements of dimension `dim` starting at `start`, every `step`-th.
@@ -205,6 +226,7 @@ impl Layout {
         }
         l.shape[dim] = len;
         l.strides[dim] *= step;
+        l.contiguous = packed(&l.shape, &l.strides);
         l
     }
 
@@ -241,7 +263,7 @@ impl Layout {
                 ));
             }
         }
-        Ok(Layout { shape: shape.into(), strides, offset: self.offset })
+        Ok(Layout::made(shape.into(), strides, self.offset))
     }
 
     /// Inserts a dimension of size 1 at `dim`.
@@ -250,6 +272,7 @@ impl Layout {
         let st = if dim < self.ndim() { self.strides[dim] * self.shape[dim] } else { 1 };
         l.shape.insert(dim, 1);
         l.strides.insert(dim, st);
+        // a size-1 dimension changes nothing: `l.contiguous` stays as it was
         l
     }
 
@@ -258,6 +281,7 @@ impl Layout {
         let mut l = self.clone();
         l.shape.remove(dim);
         l.strides.remove(dim);
+        l.contiguous = packed(&l.shape, &l.strides);
         l
     }
 
@@ -272,19 +296,11 @@ impl Layout {
     /// ```
     pub fn view(&self, new_shape: &[usize]) -> Option<Layout> {
         if self.is_contiguous() {
-            return Some(Layout {
-                shape: new_shape.into(),
-                strides: contiguous_strides(new_shape),
-                offset: self.offset,
-            });
+            return Some(Layout::made(new_shape.into(), contiguous_strides(new_shape), self.offset));
         }
         let numel = self.numel();
         if numel == 0 {
-            return Some(Layout {
-                shape: new_shape.into(),
-                strides: contiguous_strides(new_shape),
-                offset: self.offset,
-            });
+            return Some(Layout::made(new_shape.into(), contiguous_strides(new_shape), self.offset));
         }
         // Walk chunks of old dimensions that are contiguous with each other and match them
         // with runs of new dimensions of the same element count.
@@ -318,7 +334,7 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout { shape: new_shape.into(), strides: new_strides, offset: self.offset })
+        Some(Layout::made(new_shape.into(), new_strides, self.offset))
     }
 
     /// Storage indices of the elements in row-major logical order.
@@ -415,6 +431,42 @@ pub fn for_each_row(layout: &Layout, mut f: impl FnMut(usize, usize)) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Contiguity by its definition: walking the elements in row-major order visits
+    /// `offset, offset + 1, …` (or there are none).
+    fn visits_in_order(l: &Layout) -> bool {
+        l.indices().enumerate().all(|(i, ix)| ix == l.offset() + i)
+    }
+
+    #[test]
+    fn the_cached_contiguity_matches_the_definition_after_every_view() {
+        let base = Layout::contiguous(&[2, 3, 4]);
+        let mut views = vec![
+            base.clone(),
+            base.transpose(0, 1),
+            base.transpose(1, 2).transpose(1, 2),
+            base.permute(&[2, 0, 1]),
+            base.slice(0, 1, 1, 1),
+            base.slice(1, 1, 2, 1),
+            base.slice(2, 0, 2, 2),
+            base.slice(0, 0, 0, 1),
+            base.unsqueeze(0),
+            base.unsqueeze(3),
+            base.transpose(0, 2).unsqueeze(1),
+            base.slice(0, 1, 1, 1).squeeze(0),
+            base.unsqueeze(1).squeeze(1),
+            Layout::contiguous(&[1, 4]).broadcast_to("t", &[3, 4]).unwrap(),
+            Layout::contiguous(&[4]).broadcast_to("t", &[1, 4]).unwrap(),
+            Layout::from_parts(&[2, 2], &[1, 2], 0),
+            Layout::from_parts(&[3, 1], &[1, 7], 5),
+        ];
+        views.extend(views.iter().filter_map(|l| l.view(&[l.numel()])).collect::<Vec<_>>());
+        for l in &views {
+            assert_eq!(l.is_contiguous(), visits_in_order(l), "{l:?}");
+            assert_eq!(l.clone().is_contiguous(), l.is_contiguous());
+        }
+        assert!(!base.transpose(0, 1).is_contiguous() && base.slice(0, 1, 1, 1).is_contiguous());
+    }
 
     #[test]
     fn strided_index_matches_manual_transpose() {

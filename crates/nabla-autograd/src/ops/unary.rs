@@ -114,24 +114,24 @@ impl Backward for UnaryBackward {
     }
 
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
-        let s = if self.f.uses_output() {
-            ctx.output()?
-        } else {
-            self.x.as_ref().expect("saved input").get(ctx.name())?.clone()
-        };
+        let saved_input = || self.x.as_ref().expect("saved input").get(ctx.name());
         let gx = if !is_grad_enabled() {
-            match self.f {
-                Fn1::Exp => fused(g, &s, &MulGrad)?,
-                Fn1::Log => fused(g, &s, &DivGrad)?,
-                Fn1::Sqrt => fused(g, &s, &SqrtGrad)?,
-                Fn1::Abs => fused(g, &s, &AbsGrad)?,
-                Fn1::Sin => fused(g, &s, &SinGrad)?,
-                Fn1::Cos => fused(g, &s, &CosGrad)?,
-                Fn1::Tanh => fused(g, &s, &TanhGrad)?,
-                Fn1::Sigmoid => fused(g, &s, &SigmoidGrad)?,
-                Fn1::Relu => fused(g, &s, &ReluGrad)?,
-            }
+            // one kernel on the values, no tensor made for the saved one
+            let s = if self.f.uses_output() { ctx.output_raw()? } else { saved_input()?.raw() };
+            let g = g.raw();
+            Tensor::from_raw(match self.f {
+                Fn1::Exp => g.zip("backward", s, &MulGrad)?,
+                Fn1::Log => g.zip("backward", s, &DivGrad)?,
+                Fn1::Sqrt => g.zip("backward", s, &SqrtGrad)?,
+                Fn1::Abs => g.zip("backward", s, &AbsGrad)?,
+                Fn1::Sin => g.zip("backward", s, &SinGrad)?,
+                Fn1::Cos => g.zip("backward", s, &CosGrad)?,
+                Fn1::Tanh => g.zip("backward", s, &TanhGrad)?,
+                Fn1::Sigmoid => g.zip("backward", s, &SigmoidGrad)?,
+                Fn1::Relu => g.zip("backward", s, &ReluGrad)?,
+            })
         } else {
+            let s = if self.f.uses_output() { ctx.output()? } else { saved_input()?.clone() };
             // create_graph: the same derivatives, composed of recorded ops
             match self.f {
                 Fn1::Exp => g.try_mul(&s)?,                                        // d eˣ = eˣ

@@ -87,7 +87,10 @@ pub(crate) fn existing_grad_node(t: &Tensor) -> Option<NodeRef> {
     if let Some(f) = &m.grad_fn {
         return Some(f.clone());
     }
-    m.accumulator.as_ref().and_then(|w| w.upgrade())
+    if !m.requires_grad {
+        return None;
+    }
+    m.accumulator.clone()
 }
 
 impl Model {
@@ -109,7 +112,7 @@ impl Model {
         for node in nodes {
             let h = node.header();
             let handle = match node.leaf() {
-                Some(leaf) => Some(Tensor(leaf.clone())),
+                Some(leaf) => leaf.upgrade().map(Tensor),
                 None => h.output.upgrade().map(Tensor),
             };
             let t = m.push_tensor(handle.as_ref(), &h.out_shape, h.out_dtype);
