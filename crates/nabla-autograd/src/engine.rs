@@ -352,8 +352,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                 let kept = if opts.observer.is_some() { Some(grad.clone()) } else { None };
                 // a leaf dropped since the graph was built has no `.grad` left to write
                 if let (None, Some(leaf)) = (opts.capture, leaf.upgrade()) {
-                    let g = run_hooks(&leaf, grad);
-                    accumulate(&leaf, g, opts.create_graph)?;
+                    accumulate(&leaf, grad, opts.create_graph)?;
                 }
                 if let (Some(obs), Some(grad)) = (opts.observer.as_mut(), kept) {
                     obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &[] });
@@ -434,9 +433,20 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
     Ok(captured)
 }
 
-/// Adds `g` into a leaf's `.grad` (stealing `g`'s buffer when nobody else holds it).
+/// Runs the leaf's hooks on `g`, then adds it into the leaf's `.grad` (stealing `g`'s buffer
+/// when nobody else holds it). One lock of the leaf's metadata when it has no hooks.
 fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
-    let mut m = leaf.meta.lock().unwrap_or_else(|e| e.into_inner());
+    let lock = || leaf.meta.lock().unwrap_or_else(|e| e.into_inner());
+    let mut m = lock();
+    let g = if m.hooks.is_empty() {
+        g
+    } else {
+        // hooks run unlocked (they may look at the leaf)
+        drop(m);
+        let g = run_hooks(leaf, g);
+        m = lock();
+        g
+    };
     let exclusive =
         |t: &Tensor| Arc::strong_count(&t.0) == 1 && Arc::strong_count(t.raw().storage()) == 1 && t.raw().is_compact();
     m.grad = Some(match m.grad.take() {

@@ -27,6 +27,10 @@ thread_local! {
     static SEQ_BLOCK: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
 
+/// The bit set in the sequence numbers of `AccumulateGrad` nodes (they run first among
+/// the ready nodes).
+pub(crate) const ACCUMULATE_SEQ: u64 = 1 << 63;
+
 /// How many numbers a thread takes from a process-wide sequence at a time.
 const NUMBER_BLOCK: u64 = 1024;
 

@@ -431,8 +431,11 @@ impl Tensor {
         if let Some(acc) = &m.accumulator {
             return Some(acc.clone());
         }
-        let header =
+        let mut header =
             NodeHeader::new("AccumulateGrad", SmallVec::new(), &self.0.raw, false, Location::caller(), Weak::new());
+        // The node outlives the graph it was made for, so its creation order says nothing
+        // about later graphs: it runs as soon as it is ready, as PyTorch's does.
+        header.seq |= crate::graph::ACCUMULATE_SEQ;
         let node: NodeRef = Arc::new(AccumulateGrad { header, leaf: Arc::downgrade(&self.0) });
         m.accumulator = Some(node.clone());
         Some(node)
@@ -526,7 +529,17 @@ impl GradFn {
     }
 
     /// Creation order within the thread that made the node: of two nodes ready at the same
-    /// time, the later runs first in backward. Unique in the process.
+    /// time, the later runs first in backward. Unique in the process. `AccumulateGrad` nodes
+    /// count from 2⁶³, so a leaf's gradient is accumulated as soon as it is complete (PyTorch
+    /// gives them the largest number too).
+    ///
+    /// ```
+    /// use nabla_autograd::Tensor;
+    /// let x = Tensor::ones(&[1]).requires_grad_(true);
+    /// let y = &x * 2.0;
+    /// let f = y.grad_fn().unwrap();
+    /// assert!(f.next_functions()[0].as_ref().unwrap().sequence_nr() > f.sequence_nr());
+    /// ```
     pub fn sequence_nr(&self) -> u64 {
         self.0.header().seq
     }

@@ -22,14 +22,27 @@ pub type Strides = SmallVec<[usize; 4]>;
 /// assert_eq!(t.shape(), &[3, 2]);
 /// assert!(!t.is_contiguous());
 /// ```
-#[derive(Debug, PartialEq, Eq)]
+#[derive(PartialEq, Eq)]
 pub struct Layout {
     shape: Shape,
     strides: Strides,
+    /// The offset, with [`PACKED`] set when the elements are packed in row-major order
+    /// (worked out once, when the layout is made: kernels ask on every call; kept in the
+    /// offset's top bit so that a layout stays 88 bytes).
     offset: usize,
-    /// Whether the elements are packed in row-major order (computed once, when the layout
-    /// is made: kernels ask on every call).
-    contiguous: bool,
+}
+
+/// The bit of `Layout::offset` saying the layout is contiguous (offsets stay below 2⁶³).
+const PACKED: usize = 1 << (usize::BITS - 1);
+
+impl std::fmt::Debug for Layout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Layout")
+            .field("shape", &&self.shape[..])
+            .field("strides", &&self.strides[..])
+            .field("offset", &self.offset())
+            .finish()
+    }
 }
 
 impl Clone for Layout {
@@ -40,7 +53,6 @@ impl Clone for Layout {
             shape: Shape::from_slice(&self.shape),
             strides: Strides::from_slice(&self.strides),
             offset: self.offset,
-            contiguous: self.contiguous,
         }
     }
 }
@@ -116,13 +128,20 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Sh
 impl Layout {
     /// A row-major layout of `shape` at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: Shape::from_slice(shape), strides: contiguous_strides(shape), offset: 0, contiguous: true }
+        Layout { shape: Shape::from_slice(shape), strides: contiguous_strides(shape), offset: PACKED }
     }
 
     /// A layout from owned parts, with its contiguity worked out.
     fn made(shape: Shape, strides: Strides, offset: usize) -> Layout {
-        let contiguous = packed(&shape, &strides);
-        Layout { shape, strides, offset, contiguous }
+        let mut l = Layout { shape, strides, offset };
+        l.set_packed();
+        l
+    }
+
+    /// Works out the contiguity bit again (after a change of shape or strides).
+    fn set_packed(&mut self) {
+        let flag = if packed(&self.shape, &self.strides) { PACKED } else { 0 };
+        self.offset = (self.offset & !PACKED) | flag;
     }
 
     /// A layout from its parts (no checks: the caller keeps it inside the storage).
@@ -139,7 +158,7 @@ impl Layout {
     /// they already are row-major).
     pub fn contiguous_like(&self) -> Layout {
         // packed, and with the strides `contiguous_strides` gives (size-1 dimensions too)
-        let row_major = self.contiguous && {
+        let row_major = self.is_contiguous() && {
             let mut expected = 1usize;
             self.shape.iter().zip(&self.strides).rev().all(|(&d, &st)| {
                 let ok = st == expected;
@@ -147,7 +166,7 @@ impl Layout {
                 ok
             })
         };
-        if self.offset == 0 && row_major {
+        if self.offset() == 0 && row_major {
             return self.clone();
         }
         Layout::contiguous(&self.shape)
@@ -165,7 +184,7 @@ impl Layout {
 
     /// Index of the first element in the storage.
     pub fn offset(&self) -> usize {
-        self.offset
+        self.offset & !PACKED
     }
 
     /// Number of dimensions.
@@ -188,13 +207,13 @@ impl Layout {
     /// ```
     #[inline]
     pub fn is_contiguous(&self) -> bool {
-        self.contiguous
+        self.offset & PACKED != 0
     }
 
     /// The contiguous range of storage this layout covers, if it is contiguous.
     pub fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
         if self.is_contiguous() {
-            Some(self.offset..self.offset + self.numel())
+            Some(self.offset()..self.offset() + self.numel())
         } else {
             None
         }
@@ -205,7 +224,7 @@ impl Layout {
         let mut l = self.clone();
         l.shape.swap(a, b);
         l.strides.swap(a, b);
-        l.contiguous = packed(&l.shape, &l.strides);
+        l.set_packed();
         l
     }
 
@@ -214,7 +233,7 @@ impl Layout {
         Layout::made(
             perm.iter().map(|&p| self.shape[p]).collect(),
             perm.iter().map(|&p| self.strides[p]).collect(),
-            self.offset,
+            self.offset(),
         )
     }
 
@@ -222,11 +241,11 @@ impl Layout {
     pub fn slice(&self, dim: usize, start: usize, len: usize, step: usize) -> Layout {
         let mut l = self.clone();
         if len > 0 {
-            l.offset += start * self.strides[dim];
+            l.offset += start * self.strides[dim]; // below the bit: offsets stay < 2⁶³
         }
         l.shape[dim] = len;
         l.strides[dim] *= step;
-        l.contiguous = packed(&l.shape, &l.strides);
+        l.set_packed();
         l
     }
 
@@ -263,7 +282,7 @@ impl Layout {
                 ));
             }
         }
-        Ok(Layout::made(shape.into(), strides, self.offset))
+        Ok(Layout::made(shape.into(), strides, self.offset()))
     }
 
     /// Inserts a dimension of size 1 at `dim`.
@@ -272,7 +291,7 @@ impl Layout {
         let st = if dim < self.ndim() { self.strides[dim] * self.shape[dim] } else { 1 };
         l.shape.insert(dim, 1);
         l.strides.insert(dim, st);
-        // a size-1 dimension changes nothing: `l.contiguous` stays as it was
+        // a size-1 dimension changes nothing: the contiguity bit stays as it was
         l
     }
 
@@ -281,7 +300,7 @@ impl Layout {
         let mut l = self.clone();
         l.shape.remove(dim);
         l.strides.remove(dim);
-        l.contiguous = packed(&l.shape, &l.strides);
+        l.set_packed();
         l
     }
 
@@ -296,11 +315,11 @@ impl Layout {
     /// ```
     pub fn view(&self, new_shape: &[usize]) -> Option<Layout> {
         if self.is_contiguous() {
-            return Some(Layout::made(new_shape.into(), contiguous_strides(new_shape), self.offset));
+            return Some(Layout::made(new_shape.into(), contiguous_strides(new_shape), self.offset()));
         }
         let numel = self.numel();
         if numel == 0 {
-            return Some(Layout::made(new_shape.into(), contiguous_strides(new_shape), self.offset));
+            return Some(Layout::made(new_shape.into(), contiguous_strides(new_shape), self.offset()));
         }
         // Walk chunks of old dimensions that are contiguous with each other and match them
         // with runs of new dimensions of the same element count.
@@ -334,7 +353,7 @@ impl Layout {
         if view_d != -1 {
             return None;
         }
-        Some(Layout::made(new_shape.into(), new_strides, self.offset))
+        Some(Layout::made(new_shape.into(), new_strides, self.offset()))
     }
 
     /// Storage indices of the elements in row-major logical order.
@@ -352,7 +371,7 @@ pub struct StridedIndex<'a> {
 
 impl<'a> StridedIndex<'a> {
     fn new(layout: &'a Layout) -> Self {
-        let next = if layout.numel() == 0 { None } else { Some(layout.offset) };
+        let next = if layout.numel() == 0 { None } else { Some(layout.offset()) };
         StridedIndex { layout, index: smallvec::smallvec![0; layout.ndim()], next }
     }
 }
@@ -401,14 +420,14 @@ pub fn for_each_row(layout: &Layout, mut f: impl FnMut(usize, usize)) {
         return;
     }
     if nd == 0 {
-        f(layout.offset, 1);
+        f(layout.offset(), 1);
         return;
     }
     let outer = &layout.shape[..nd - 1];
     let outer_strides = &layout.strides[..nd - 1];
     let inner_stride = layout.strides[nd - 1];
     let mut index: Shape = smallvec::smallvec![0; nd - 1];
-    let mut pos = layout.offset;
+    let mut pos = layout.offset();
     loop {
         f(pos, inner_stride);
         let mut d = nd - 1;
