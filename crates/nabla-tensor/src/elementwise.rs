@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::iter::for_each_row_n;
 use crate::layout::{broadcast_shapes, same_shape, Layout};
 use crate::raw::RawTensor;
-use crate::storage::{Buffer, BufferElement};
+use crate::storage::{Buffer, BufferElement, SmallBuffer};
 use std::mem::MaybeUninit;
 
 /// Element counts above which kernels split the work over the thread pool.
@@ -116,9 +116,24 @@ fn zip_assign_into<T: Float, K: BinaryKernel>(k: &K, a: &mut [T], b: &[T]) {
     }
 }
 
-/// A vector of `n` elements from the pool, element `i` written by `fill(i0.., out)` for
-/// the chunk starting at `i0`; chunks run on the thread pool when `n` is large.
-fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync) -> Vec<T> {
+/// A buffer of `n` elements, element `i` written by `fill(i0.., out)` for the chunk
+/// starting at `i0`: kept inline when it is a few elements ([`SmallBuffer`]: no heap
+/// allocation), else a vector from the pool, whose chunks run on the thread pool when `n` is
+/// large.
+fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync) -> Buffer {
+    if let Some(mut small) = SmallBuffer::zeroed::<T>(n) {
+        let out = T::slice_mut(&mut small).expect("a small buffer of T");
+        // SAFETY: `MaybeUninit<T>` has `T`'s layout, and `fill` only writes initialised
+        // values into the chunk (the inner loops `write` every element).
+        let out = unsafe { &mut *(out as *mut [T] as *mut [MaybeUninit<T>]) };
+        fill(0, out);
+        return small;
+    }
+    T::into_buffer(filled_vec(n, fill))
+}
+
+/// [`filled`] into a vector from the pool.
+fn filled_vec<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync) -> Vec<T> {
     let mut out = crate::pool::alloc::<T>(n);
     let spare = &mut out.spare_capacity_mut()[..n];
     if n >= PARALLEL_THRESHOLD {
@@ -135,7 +150,7 @@ fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync
 }
 
 fn map_t<T: Float, K: UnaryKernel>(a: &RawTensor, k: &K) -> RawTensor {
-    let out: Vec<T> = a.with_slice::<T, _>(|s, l| {
+    let out: Buffer = a.with_slice::<T, _>(|s, l| {
         if let Some(r) = l.contiguous_range() {
             let s = &s[r];
             filled(s.len(), |i0, out| map_into(k, &s[i0..i0 + out.len()], out))
@@ -144,17 +159,17 @@ fn map_t<T: Float, K: UnaryKernel>(a: &RawTensor, k: &K) -> RawTensor {
             for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                 out.extend((0..n).map(|i| k.f(s[p[0] + i * st[0]])));
             });
-            out
+            T::into_buffer(out)
         }
     });
-    RawTensor::from_buffer(T::into_buffer(out), Layout::contiguous(a.shape()))
+    RawTensor::from_buffer(out, Layout::contiguous(a.shape()))
 }
 
 fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize], k: &K) -> Result<RawTensor> {
     let la = a.layout().broadcast_to("zip", shape)?;
     let lb = b.layout().broadcast_to("zip", shape)?;
     let n: usize = shape.iter().product();
-    let out: Vec<T> = a.with_slice::<T, _>(|sa, _| {
+    let out: Buffer = a.with_slice::<T, _>(|sa, _| {
         b.with_slice::<T, _>(|sb, _| {
             if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
                 let (xa, xb) = (&sa[ra], &sb[rb]);
@@ -185,7 +200,7 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
                         }
                     },
                 );
-                return out;
+                return T::into_buffer(out);
             }
             let mut out = crate::pool::alloc::<T>(n);
             for_each_row_n(shape, [la.strides(), lb.strides()], [la.offset(), lb.offset()], |p, st, len| {
@@ -204,10 +219,10 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
                     _ => out.extend((0..len).map(|i| k.f(sa[p[0] + i * st[0]], sb[p[1] + i * st[1]]))),
                 }
             });
-            out
+            T::into_buffer(out)
         })
     });
-    Ok(RawTensor::from_buffer(T::into_buffer(out), Layout::contiguous(shape)))
+    Ok(RawTensor::from_buffer(out, Layout::contiguous(shape)))
 }
 
 fn zip_assign_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, k: &K) -> Result<()> {
@@ -260,7 +275,7 @@ impl RawTensor {
                     rb: std::ops::Range<usize>,
                     k: &impl BinaryKernel,
                 ) -> RawTensor {
-                    let out: Vec<T> = a.with_slice::<T, _>(|sa, _| {
+                    let out = a.with_slice::<T, _>(|sa, _| {
                         b.with_slice::<T, _>(|sb, _| {
                             let (xa, xb) = (&sa[ra], &sb[rb]);
                             filled(xa.len(), |i0, out| {
@@ -268,7 +283,7 @@ impl RawTensor {
                             })
                         })
                     });
-                    RawTensor::from_buffer(T::into_buffer(out), a.layout().contiguous_like())
+                    RawTensor::from_buffer(out, a.layout().contiguous_like())
                 }
                 match self.dtype() {
                     DType::F32 => return Ok(same::<f32>(self, other, ra, rb, k)),

@@ -4,7 +4,10 @@ use crate::dtype::{DType, Element};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-/// The elements of a storage, one variant per dtype.
+/// The elements of a storage, one variant per dtype, or a few elements of any dtype kept
+/// inline ([`Buffer::Small`]).
+///
+/// Read the elements through [`BufferElement::slice`], which covers every variant.
 #[derive(Debug, Clone)]
 pub enum Buffer {
     /// 32-bit floats.
@@ -15,6 +18,68 @@ pub enum Buffer {
     I64(Vec<i64>),
     /// Booleans.
     Bool(Vec<bool>),
+    /// Up to [`SmallBuffer::BYTES`] bytes of elements inside the buffer itself: the results
+    /// of kernels on tensors of a few elements take no heap allocation.
+    Small(SmallBuffer),
+}
+
+/// Up to 16 bytes of elements of one dtype (four `f32`, two `f64`, …), stored inline.
+///
+/// ```
+/// use nabla_tensor::storage::{Buffer, BufferElement, SmallBuffer};
+/// let mut b = SmallBuffer::zeroed::<f32>(3).unwrap();
+/// f32::slice_mut(&mut b).unwrap().copy_from_slice(&[1.0, 2.0, 3.0]);
+/// assert_eq!(f32::slice(&b), Some(&[1.0f32, 2.0, 3.0][..]));
+/// assert!(f64::slice(&b).is_none() && b.len() == 3);
+/// assert!(SmallBuffer::zeroed::<f64>(3).is_none()); // 24 bytes: too many
+/// ```
+#[derive(Clone, Copy)]
+pub struct SmallBuffer {
+    dtype: DType,
+    len: u8,
+    /// The elements' bytes; 8-aligned, so any element type fits.
+    data: [u64; 2],
+}
+
+impl SmallBuffer {
+    /// The most bytes of elements a small buffer holds.
+    pub const BYTES: usize = 16;
+
+    /// `n` zeros (or `false`) of type `T` as a [`Buffer::Small`], if they fit.
+    pub fn zeroed<T: BufferElement>(n: usize) -> Option<Buffer> {
+        (n * std::mem::size_of::<T>() <= Self::BYTES).then_some(Buffer::Small(SmallBuffer {
+            dtype: T::DTYPE,
+            len: n as u8,
+            data: [0; 2],
+        }))
+    }
+
+    fn slice<T: BufferElement>(&self) -> Option<&[T]> {
+        // SAFETY: `data` is 8-aligned and holds `len` elements of `dtype` (checked to be `T`)
+        // within its 16 bytes (`zeroed`); it starts zeroed, which is a valid value of every
+        // element type (0, 0.0, false), and is only written through `slice_mut` as `T`.
+        (self.dtype == T::DTYPE)
+            .then(|| unsafe { std::slice::from_raw_parts(self.data.as_ptr().cast::<T>(), self.len as usize) })
+    }
+
+    fn slice_mut<T: BufferElement>(&mut self) -> Option<&mut [T]> {
+        // SAFETY: as in `slice`.
+        (self.dtype == T::DTYPE)
+            .then(|| unsafe { std::slice::from_raw_parts_mut(self.data.as_mut_ptr().cast::<T>(), self.len as usize) })
+    }
+}
+
+impl std::fmt::Debug for SmallBuffer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_list();
+        match self.dtype {
+            DType::F32 => d.entries(self.slice::<f32>().unwrap_or_default()),
+            DType::F64 => d.entries(self.slice::<f64>().unwrap_or_default()),
+            DType::I64 => d.entries(self.slice::<i64>().unwrap_or_default()),
+            DType::Bool => d.entries(self.slice::<bool>().unwrap_or_default()),
+        };
+        d.finish()
+    }
 }
 
 impl Buffer {
@@ -25,6 +90,7 @@ impl Buffer {
             Buffer::F64(_) => DType::F64,
             Buffer::I64(_) => DType::I64,
             Buffer::Bool(_) => DType::Bool,
+            Buffer::Small(s) => s.dtype,
         }
     }
 
@@ -35,6 +101,7 @@ impl Buffer {
             Buffer::F64(v) => v.len(),
             Buffer::I64(v) => v.len(),
             Buffer::Bool(v) => v.len(),
+            Buffer::Small(s) => s.len as usize,
         }
     }
 
@@ -63,12 +130,14 @@ macro_rules! buffer_element {
             fn slice(b: &Buffer) -> Option<&[Self]> {
                 match b {
                     Buffer::$v(v) => Some(v),
+                    Buffer::Small(s) => s.slice(),
                     _ => None,
                 }
             }
             fn slice_mut(b: &mut Buffer) -> Option<&mut [Self]> {
                 match b {
                     Buffer::$v(v) => Some(v),
+                    Buffer::Small(s) => s.slice_mut(),
                     _ => None,
                 }
             }

@@ -218,3 +218,42 @@ fn outputs_written_into_recycled_buffers_carry_nothing_over() {
     assert_eq!(big.max_pool2d(&p).unwrap().0.to_vec::<f32>(), want_pool);
     drop((want_t, want_conv_t, want_pool_t));
 }
+
+#[test]
+fn results_of_a_few_elements_live_inline_and_behave_like_any_buffer() {
+    use nabla_tensor::{Buffer, DType};
+    let is_small = |t: &RawTensor| matches!(&*t.storage().read(), Buffer::Small(_));
+    let close = |got: Vec<f64>, want: Vec<f64>| {
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+        }
+    };
+    // up to 16 bytes inline: four f32, two f64; one more element goes to the heap
+    for (n, dtype, small) in [
+        (1, DType::F32, true),
+        (4, DType::F32, true),
+        (5, DType::F32, false),
+        (2, DType::F64, true),
+        (3, DType::F64, false),
+    ] {
+        let v = data(n);
+        let a = RawTensor::from_vec(v.clone(), &[n]).to_dtype(dtype);
+        let b = RawTensor::from_vec(data(n + 3)[3..].to_vec(), &[n]).to_dtype(dtype);
+        let (va, vb) = (a.to_vec::<f64>(), b.to_vec::<f64>());
+        let d = a.zip("sub", &b, &Sub).unwrap();
+        let c = a.map("cube", &Cube).unwrap();
+        assert_eq!(is_small(&d) && is_small(&c), small, "n = {n}, {dtype}");
+        assert_eq!((d.dtype(), c.dtype(), d.shape()), (dtype, dtype, &[n][..]));
+        close(d.to_vec::<f64>(), va.iter().zip(&vb).map(|(x, y)| x - y).collect());
+        close(c.to_vec::<f64>(), va.iter().map(|x| x * x * x).collect());
+        // in place, as a view, copied, converted
+        d.zip_assign("sub", &b, &Sub).unwrap();
+        close(d.to_vec::<f64>(), va.iter().zip(&vb).map(|(x, y)| x - y - y).collect());
+        assert_eq!(d.storage().version(), 1);
+        let back = d.with_layout(d.layout().slice(0, n - 1, 1, 1));
+        close(back.to_vec::<f64>(), vec![va[n - 1] - 2.0 * vb[n - 1]]);
+        assert_eq!(d.copy().to_vec::<f64>(), d.to_vec::<f64>());
+        assert_eq!(d.to_dtype(DType::I64).dtype(), DType::I64);
+    }
+}
