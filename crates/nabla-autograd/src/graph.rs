@@ -332,9 +332,15 @@ pub(crate) fn node_key(n: &NodeRef) -> usize {
     Arc::as_ptr(n) as *const () as usize
 }
 
+/// The nodes waiting to be freed by the outermost [`defer_drop`] of a thread, and whether
+/// that call is draining them (one thread-local, so a drop looks it up once).
+struct DropQueue {
+    nodes: Vec<NodeRef>,
+    draining: bool,
+}
+
 thread_local! {
-    static DROP_QUEUE: RefCell<Vec<NodeRef>> = const { RefCell::new(Vec::new()) };
-    static DRAINING: Cell<bool> = const { Cell::new(false) };
+    static DROP_QUEUE: RefCell<DropQueue> = const { RefCell::new(DropQueue { nodes: Vec::new(), draining: false }) };
 }
 
 /// Drops a node reference without recursing: if this is the last reference, the node is
@@ -343,26 +349,38 @@ pub(crate) fn defer_drop(n: NodeRef) {
     if Arc::strong_count(&n) > 1 {
         return;
     }
+    // Queued when a call further up is draining; otherwise this call drains: it frees the
+    // node (whose own drop queues the nodes it held), then whatever was queued meanwhile.
     let mut slot = Some(n);
-    let queued = DROP_QUEUE.try_with(|q| match q.try_borrow_mut() {
+    let drains = DROP_QUEUE.try_with(|q| match q.try_borrow_mut() {
+        Ok(mut q) if q.draining => {
+            q.nodes.push(slot.take().expect("slot"));
+            false
+        }
         Ok(mut q) => {
-            q.push(slot.take().expect("slot"));
+            q.draining = true;
             true
         }
         Err(_) => false,
     });
-    if !matches!(queued, Ok(true)) {
-        return; // thread-local storage is gone (thread exit): drop the ordinary way
-    }
-    if DRAINING.with(|d| d.replace(true)) {
+    // the node, unless queued (when thread-local storage is gone, at thread exit, it is
+    // dropped the ordinary way)
+    drop(slot);
+    if !matches!(drains, Ok(true)) {
         return;
     }
     loop {
-        let item = DROP_QUEUE.with(|q| q.borrow_mut().pop());
+        let item = DROP_QUEUE.with(|q| {
+            let mut q = q.borrow_mut();
+            let item = q.nodes.pop();
+            if item.is_none() {
+                q.draining = false;
+            }
+            item
+        });
         match item {
             Some(node) => drop(node),
             None => break,
         }
     }
-    DRAINING.with(|d| d.set(false));
 }

@@ -4,7 +4,7 @@ use crate::dtype::{DType, Element, Float};
 use crate::error::{Error, Result};
 use crate::iter::for_each_row_n;
 use crate::layout::Layout;
-use crate::storage::{Buffer, BufferElement, Storage};
+use crate::storage::{Buffer, BufferElement, SmallBuffer, Storage};
 use std::sync::Arc;
 
 /// A strided view of a shared storage. Cloning shares the storage.
@@ -209,6 +209,25 @@ impl RawTensor {
 
     /// A contiguous copy into a new storage.
     pub fn copy(&self) -> RawTensor {
+        // a few elements go inline (no heap allocation), as kernels' results do
+        fn small<T: BufferElement>(r: &RawTensor) -> Option<Buffer> {
+            let mut b = SmallBuffer::zeroed::<T>(r.numel())?;
+            let dst = T::slice_mut(&mut b).expect("a small buffer of T");
+            r.with_slice::<T, _>(|s, l| match l.contiguous_range() {
+                Some(range) => dst.copy_from_slice(&s[range]),
+                None => dst.iter_mut().zip(l.indices()).for_each(|(d, i)| *d = s[i]),
+            });
+            Some(b)
+        }
+        let small = match self.dtype {
+            DType::F32 => small::<f32>(self),
+            DType::F64 => small::<f64>(self),
+            DType::I64 => small::<i64>(self),
+            DType::Bool => small::<bool>(self),
+        };
+        if let Some(buf) = small {
+            return Self::from_buffer(buf, Layout::contiguous(self.shape()));
+        }
         let buf = match self.dtype {
             DType::F32 => Buffer::F32(self.to_vec_exact::<f32>()),
             DType::F64 => Buffer::F64(self.to_vec_exact::<f64>()),

@@ -255,5 +255,28 @@ fn results_of_a_few_elements_live_inline_and_behave_like_any_buffer() {
         close(back.to_vec::<f64>(), vec![va[n - 1] - 2.0 * vb[n - 1]]);
         assert_eq!(d.copy().to_vec::<f64>(), d.to_vec::<f64>());
         assert_eq!(d.to_dtype(DType::I64).dtype(), DType::I64);
+        // copies go inline by the same rule, from packed and from strided views alike, and
+        // are storages of their own
+        let copied = d.copy();
+        assert_eq!(is_small(&copied), small, "copy, n = {n}, {dtype}");
+        assert!(!copied.same_storage(&d) && copied.is_compact());
+        if n > 1 {
+            // every other element: a strided view, copied into a packed storage
+            let half = n.div_ceil(2);
+            let stepped = d.with_layout(d.layout().slice(0, 0, half, 2));
+            let want: Vec<f64> = d.to_vec::<f64>().into_iter().step_by(2).collect();
+            let c = stepped.copy();
+            let bytes = if dtype == DType::F32 { 4 } else { 8 };
+            assert_eq!(is_small(&c), half * bytes <= 16, "stepped copy, n = {n}, {dtype}");
+            assert!(c.is_compact());
+            close(c.to_vec::<f64>(), want);
+        }
     }
+    // booleans and integers too
+    let mask = RawTensor::from_vec(vec![true, false, true], &[3]);
+    assert!(is_small(&mask.copy()) && mask.copy().to_vec::<bool>() == vec![true, false, true]);
+    let ints = RawTensor::from_vec(vec![7i64, -3, 5], &[3]);
+    assert!(!is_small(&ints.copy()) && ints.copy().to_vec::<i64>() == vec![7, -3, 5]);
+    let pair = ints.with_layout(ints.layout().slice(0, 1, 2, 1));
+    assert!(is_small(&pair.copy()) && pair.copy().to_vec::<i64>() == vec![-3, 5]);
 }

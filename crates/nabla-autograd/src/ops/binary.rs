@@ -3,11 +3,13 @@
 //! input's shape (`sum_to`) when it was broadcast.
 
 use crate::graph::{Backward, BackwardCtx, Grads, Saved};
+use crate::ops::reduce::sum_to_owned;
 use crate::ops::{or_panic, record};
 use crate::tensor::Tensor;
 use nabla_tensor::elementwise::{BinaryKernel, CmpOp, UnaryKernel};
 use nabla_tensor::{DType, Error, Float, RawTensor, Result, Shape};
 use smallvec::smallvec;
+use std::borrow::Cow;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// A plain number usable as an operand next to a tensor (`&x * 2.0`, `&x + 1`); it takes
@@ -79,8 +81,19 @@ impl<S: Scalar> Operand for S {
 /// Casts both operands to the dtype they compute in (PyTorch promotion); casts of
 /// tensors that require grad are recorded, so gradients return in each input's dtype.
 #[track_caller]
-pub(crate) fn promote(op: &'static str, a: &Tensor, b: &Tensor) -> Result<(Tensor, Tensor)> {
-    let d = DType::promote(a.dtype(), b.dtype());
+///
+/// Operands already in that dtype are borrowed, not cloned (a clone is a reference count
+/// taken and released: two locked instructions per operand on every op).
+pub(crate) fn promote<'a, 'b>(
+    op: &'static str,
+    a: &'a Tensor,
+    b: &'b Tensor,
+) -> Result<(Cow<'a, Tensor>, Cow<'b, Tensor>)> {
+    let (da, db) = (a.dtype(), b.dtype());
+    if da == db && da.is_float() {
+        return Ok((Cow::Borrowed(a), Cow::Borrowed(b)));
+    }
+    let d = DType::promote(da, db);
     let d = if d.is_float() {
         d
     } else {
@@ -93,7 +106,9 @@ pub(crate) fn promote(op: &'static str, a: &Tensor, b: &Tensor) -> Result<(Tenso
             ),
         });
     };
-    Ok((a.try_to_dtype(d)?, b.try_to_dtype(d)?))
+    let cast = |t: &Tensor| (t.dtype() != d).then(|| t.try_to_dtype(d)).transpose();
+    let (ca, cb) = (cast(a)?, cast(b)?);
+    Ok((ca.map_or(Cow::Borrowed(a), Cow::Owned), cb.map_or(Cow::Borrowed(b), Cow::Owned)))
 }
 
 macro_rules! kernel2 {
@@ -193,8 +208,8 @@ impl Backward for MulBackward {
                 crate::ops::unary::fused(g, x, &MulKernel)
             }
         };
-        let ga = if ctx.needs_input_grad(0) { Some(times(b)?.try_sum_to(a.shape())?) } else { None };
-        let gb = if ctx.needs_input_grad(1) { Some(times(a)?.try_sum_to(b.shape())?) } else { None };
+        let ga = if ctx.needs_input_grad(0) { Some(sum_to_owned(times(b)?, a.shape())?) } else { None };
+        let gb = if ctx.needs_input_grad(1) { Some(sum_to_owned(times(a)?, b.shape())?) } else { None };
         Ok(smallvec![ga, gb])
     }
 }
@@ -233,7 +248,7 @@ impl Backward for PowBackward {
         let (a, b) = (self.a.get(ctx.name())?, self.b.get(ctx.name())?);
         let ga = if ctx.needs_input_grad(0) {
             // d(a^b)/da = b · a^(b-1)
-            Some(g.try_mul(&b.try_mul(&a.try_pow_tensor(&(b - 1.0))?)?)?.try_sum_to(a.shape())?)
+            Some(sum_to_owned(g.try_mul(&b.try_mul(&a.try_pow_tensor(&(b - 1.0))?)?)?, a.shape())?)
         } else {
             None
         };
@@ -242,7 +257,7 @@ impl Backward for PowBackward {
             let out = ctx.output()?;
             let safe = a.where_like(&a.ne(0.0), &Tensor::ones_like(a))?;
             let d = out.try_mul(&safe.log())?;
-            Some(g.try_mul(&d)?.try_sum_to(b.shape())?)
+            Some(sum_to_owned(g.try_mul(&d)?, b.shape())?)
         } else {
             None
         };
@@ -269,9 +284,9 @@ impl Backward for ExtremumBackward {
         let wins = if self.max { a.gt(b) } else { a.lt(b) };
         let ties = a.eq(b);
         let wa = wins.to_dtype(g.dtype()).try_add(&ties.to_dtype(g.dtype()).try_mul_scalar(0.5)?)?;
-        let ga = if ctx.needs_input_grad(0) { Some(g.try_mul(&wa)?.try_sum_to(a.shape())?) } else { None };
+        let ga = if ctx.needs_input_grad(0) { Some(sum_to_owned(g.try_mul(&wa)?, a.shape())?) } else { None };
         let gb = if ctx.needs_input_grad(1) {
-            Some(g.try_mul(&wa.try_rsub_scalar(1.0)?)?.try_sum_to(b.shape())?)
+            Some(sum_to_owned(g.try_mul(&wa.try_rsub_scalar(1.0)?)?, b.shape())?)
         } else {
             None
         };
@@ -630,12 +645,12 @@ impl Backward for WhereBackward {
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
         let zero = Tensor::zeros_with(&[], g.dtype());
         let ga = if ctx.needs_input_grad(0) {
-            Some(Tensor::try_where_(&self.mask, g, &zero)?.try_sum_to(&self.a)?)
+            Some(sum_to_owned(Tensor::try_where_(&self.mask, g, &zero)?, &self.a)?)
         } else {
             None
         };
         let gb = if ctx.needs_input_grad(1) {
-            Some(Tensor::try_where_(&self.mask, &zero, g)?.try_sum_to(&self.b)?)
+            Some(sum_to_owned(Tensor::try_where_(&self.mask, &zero, g)?, &self.b)?)
         } else {
             None
         };

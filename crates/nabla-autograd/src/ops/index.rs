@@ -20,6 +20,7 @@
 use crate::dim::Dim;
 use crate::graph::{Backward, BackwardCtx, Grads, Saved};
 use crate::ops::binary::Scalar;
+use crate::ops::reduce::sum_to_owned;
 use crate::ops::{or_panic, record};
 use crate::tensor::Tensor;
 use nabla_tensor::layout::broadcast_shapes;
@@ -136,8 +137,11 @@ impl Backward for MaskedScatterBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
         let mask = self.mask.get(ctx.name())?;
-        let gx =
-            if ctx.needs_input_grad(0) { Some(g.try_masked_fill(mask, 0.0)?.try_sum_to(&self.input)?) } else { None };
+        let gx = if ctx.needs_input_grad(0) {
+            Some(sum_to_owned(g.try_masked_fill(mask, 0.0)?, &self.input)?)
+        } else {
+            None
+        };
         let gsrc = if ctx.needs_input_grad(1) {
             // source elements past the number of trues were not used: zero gradient
             let used = g.try_masked_select(mask)?;
@@ -161,7 +165,7 @@ impl Backward for MaskedFillBackward {
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
         let mask = self.mask.get(ctx.name())?;
-        Ok(smallvec![Some(g.try_masked_fill(mask, 0.0)?.try_sum_to(&self.input)?)])
+        Ok(smallvec![Some(sum_to_owned(g.try_masked_fill(mask, 0.0)?, &self.input)?)])
     }
 }
 

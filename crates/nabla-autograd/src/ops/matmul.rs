@@ -3,6 +3,7 @@
 
 use crate::graph::{Backward, BackwardCtx, Grads, Saved};
 use crate::ops::binary::promote;
+use crate::ops::reduce::sum_to_owned;
 use crate::ops::{or_panic, record};
 use crate::tensor::Tensor;
 use nabla_tensor::{Error, Result};
@@ -20,12 +21,12 @@ impl Backward for MatmulBackward {
         let (a, b) = (self.a.get(ctx.name())?, self.b.get(ctx.name())?);
         // dA = dC · Bᵀ ; dB = Aᵀ · dC  (transposes are views: no copy)
         let ga = if ctx.needs_input_grad(0) {
-            Some(g.try_matmul(&b.try_transpose(-2, -1)?)?.try_sum_to(a.shape())?)
+            Some(sum_to_owned(g.try_matmul(&b.try_transpose(-2, -1)?)?, a.shape())?)
         } else {
             None
         };
         let gb = if ctx.needs_input_grad(1) {
-            Some(a.try_transpose(-2, -1)?.try_matmul(g)?.try_sum_to(b.shape())?)
+            Some(sum_to_owned(a.try_transpose(-2, -1)?.try_matmul(g)?, b.shape())?)
         } else {
             None
         };

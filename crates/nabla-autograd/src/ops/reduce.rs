@@ -156,6 +156,16 @@ impl Backward for SumToBackward {
     }
 }
 
+/// `t` summed down to `shape` (a backward rule's gradient for a broadcast input), or `t`
+/// itself, moved rather than cloned, when it already has that shape.
+pub(crate) fn sum_to_owned(t: Tensor, shape: &[usize]) -> Result<Tensor> {
+    if nabla_tensor::layout::same_shape(shape, t.shape()) {
+        Ok(t)
+    } else {
+        t.try_sum_to(shape)
+    }
+}
+
 impl Tensor {
     fn float_input(&self, op: &'static str) -> Result<Tensor> {
         match self.dtype() {

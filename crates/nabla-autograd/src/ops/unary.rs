@@ -12,6 +12,7 @@ use crate::tensor::Tensor;
 use nabla_tensor::elementwise::{BinaryKernel, UnaryKernel};
 use nabla_tensor::{DType, Float, Result};
 use smallvec::smallvec;
+use std::borrow::Cow;
 
 /// `grad ⊙ k(grad, s)` computed by one kernel, not recorded (only used without create_graph).
 pub(crate) fn fused(g: &Tensor, s: &Tensor, k: &impl BinaryKernel) -> Result<Tensor> {
@@ -158,7 +159,8 @@ fn sign(x: &Tensor) -> Result<Tensor> {
 impl Tensor {
     #[track_caller]
     fn unary(&self, op: &'static str, f: Fn1, k: &impl UnaryKernel) -> Result<Tensor> {
-        let x = if self.dtype().is_float() { self.clone() } else { self.try_to_dtype(DType::F32)? };
+        // borrowed when already float (a clone would cost two locked instructions)
+        let x = if self.dtype().is_float() { Cow::Borrowed(self) } else { Cow::Owned(self.try_to_dtype(DType::F32)?) };
         let out = x.raw().map(op, k)?;
         let save_out = f.uses_output();
         record(out, &[&x], save_out, || UnaryBackward { f, x: if save_out { None } else { Some(Saved::new(&x)) } })

@@ -314,8 +314,11 @@ fn cross_entropy_indices(x: &Tensor, t: ClassTargets, eps: f64, reduction: Reduc
 fn cross_entropy_probs(x: &Tensor, target: &Tensor, eps: f64, reduction: Reduction) -> Result<Tensor> {
     let class_dim = if x.dims() == 1 { 0 } else { 1 };
     let (x, t) = promote("cross_entropy", x, target)?;
-    let t =
-        if eps > 0.0 { t.try_mul_scalar(1.0 - eps)?.try_add_scalar(eps / x.shape()[class_dim] as f64)? } else { t };
+    let t = if eps > 0.0 {
+        t.try_mul_scalar(1.0 - eps)?.try_add_scalar(eps / x.shape()[class_dim] as f64)?
+    } else {
+        t.into_owned()
+    };
     let per = t.try_mul(&x.try_softmax(class_dim, true)?)?.try_sum_dims(&[class_dim], false)?.neg();
     reduce(per, reduction)
 }
