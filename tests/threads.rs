@@ -192,6 +192,90 @@ fn one_graph_is_read_by_many_threads_at_once() {
     }
 }
 
+/// The gradient of `sum((t² + t) · t²)` with `t = tanh(x)`: `(4t³ + 3t²)(1 − t²)`.
+fn diamond_grad(x: &[f64]) -> Vec<f64> {
+    x.iter()
+        .map(|v| {
+            let t = v.tanh();
+            (4.0 * t.powi(3) + 3.0 * t * t) * (1.0 - t * t)
+        })
+        .collect()
+}
+
+/// `sum((t² + t) · t²)` with `t = tanh(x)`: every node is reached along two paths, so a pass
+/// that took another pass's numbering of the nodes for its own would add a gradient twice
+/// or lose one.
+fn diamond(x: &Tensor) -> Tensor {
+    let t = x.tanh();
+    let b = &t * &t;
+    let c = &b + &t;
+    (&c * &b).sum()
+}
+
+fn assert_close(got: &[f64], want: &[f64]) {
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        assert!((g - w).abs() < 1e-12, "{got:?} vs {want:?}");
+    }
+}
+
+#[test]
+fn passes_running_at_once_over_one_graph_keep_their_own_numbering() {
+    let x = Tensor::from_vec(vec![0.5f64, -1.5, 0.25], &[3]).requires_grad_(true);
+    let y = diamond(&x);
+    let want = diamond_grad(&x.to_vec::<f64>());
+    let start = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (x, y, start, want) = (x.clone(), y.clone(), start.clone(), want.clone());
+            thread::spawn(move || {
+                start.wait();
+                let opts = nabla::autograd::GradOptions { retain_graph: true, ..Default::default() };
+                for _ in 0..300 {
+                    // a pass over the shared graph, and one over a graph of this thread's own
+                    // that shares the leaf (and so the leaf's node)
+                    let g = nabla::autograd::grad(&[y.clone()], &[x.clone()], &opts).unwrap();
+                    assert_close(&g[0].as_ref().unwrap().to_vec::<f64>(), &want);
+                    let own = diamond(&x);
+                    let g = nabla::autograd::grad(&[own], &[x.clone()], &Default::default()).unwrap();
+                    assert_close(&g[0].as_ref().unwrap().to_vec::<f64>(), &want);
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // and a pass alone afterwards still numbers the graph right
+    y.backward();
+    assert_close(&x.grad().unwrap().to_vec::<f64>(), &want);
+}
+
+#[test]
+fn a_backward_inside_a_hook_does_not_disturb_the_pass_running_it() {
+    let x = Tensor::from_vec(vec![0.5f64, -1.5], &[2]).requires_grad_(true);
+    let z = Tensor::from_vec(vec![2.0f64, 3.0], &[2]).requires_grad_(true);
+    let t = x.tanh();
+    let inner = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (xh, zh, seen) = (x.clone(), z.clone(), inner.clone());
+    // the hook runs a whole pass over a graph that shares x's node with the outer pass
+    t.register_hook(move |_| {
+        // (a hook runs with grad mode off, as in PyTorch: the inner graph is recorded under enable_grad)
+        let inner_out = nabla::enable_grad(|| diamond(&(&xh * &zh)));
+        let g = nabla::autograd::grad(&[inner_out], &[zh.clone()], &Default::default()).unwrap();
+        *seen.lock().unwrap() = g[0].as_ref().unwrap().to_vec::<f64>();
+        None
+    });
+    let b = &t * &t;
+    ((&b + &t) * &b).sum().backward();
+    assert_close(&x.grad().unwrap().to_vec::<f64>(), &diamond_grad(&x.to_vec::<f64>()));
+    // d/dz of diamond(x·z) = x · diamond'(x·z)
+    let xz: Vec<f64> = vec![0.5 * 2.0, -1.5 * 3.0];
+    let want: Vec<f64> = diamond_grad(&xz).iter().zip([0.5, -1.5]).map(|(g, x)| g * x).collect();
+    assert_close(&inner.lock().unwrap(), &want);
+    assert!(z.grad().is_none(), "grad() does not touch .grad");
+}
+
 // ---- thread-local modes -------------------------------------------------------------------
 
 #[test]

@@ -30,6 +30,7 @@ impl Hasher for PtrHasher {
     }
 }
 type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<PtrHasher>>;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// Options of [`Tensor::backward_with`] (PyTorch's `backward` keyword arguments).
@@ -100,7 +101,52 @@ struct Reached<'r> {
     deps: Vec<u32>,
     /// Nodes in the order they were expanded.
     order: Vec<u32>,
+    /// Node numbers by address, for a pass that does not number nodes in their headers.
     index: HashMap<usize, u32>,
+    /// The pass's marks, when it numbers nodes in their headers.
+    marks: Marks,
+}
+
+/// Backward passes numbering their graphs in the process.
+static RUNNING_PASSES: AtomicUsize = AtomicUsize::new(0);
+/// Identities of the passes that number nodes in their headers (0: none).
+static NEXT_MARKING_PASS: AtomicU64 = AtomicU64::new(1);
+
+/// A pass that starts while no other pass is numbering its graph numbers the nodes it
+/// reaches in their headers ([`crate::graph::NodeHeader::mark_pass`]), under a process-unique
+/// identity, instead of in a hash map (hashing every node's address was ~5 % of the
+/// instructions of a backward over one-element tensors). A pass that starts while another
+/// is numbering (on another thread) uses the map, so only one pass at a time writes marks,
+/// and a pass only trusts marks bearing its own identity.
+///
+/// Marks are only read while the pass numbers its graph and looks up its roots and capture
+/// nodes; after that ([`Marks::finish`]) the pass works on its own vectors and no longer
+/// counts as running here, so a pass that starts meanwhile may mark the same nodes.
+struct Marks {
+    /// This pass's identity, or 0 when it uses the hash map.
+    pass: u64,
+    /// Whether this pass still counts in [`RUNNING_PASSES`].
+    counted: bool,
+}
+
+impl Marks {
+    fn begin() -> Marks {
+        let alone = RUNNING_PASSES.fetch_add(1, Ordering::AcqRel) == 0;
+        Marks { pass: if alone { NEXT_MARKING_PASS.fetch_add(1, Ordering::Relaxed) } else { 0 }, counted: true }
+    }
+
+    /// The pass has read its last mark.
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.counted, false) {
+            RUNNING_PASSES.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for Marks {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 /// The work vectors a thread keeps between passes ([`Reached`] without the borrows).
@@ -145,6 +191,7 @@ impl<'r> Reached<'r> {
             deps: s.deps,
             order: s.order,
             index: s.index,
+            marks: Marks::begin(),
         };
         let mut stack: Vec<u32> = Vec::new();
         for (n, _) in roots {
@@ -177,7 +224,18 @@ impl<'r> Reached<'r> {
     /// The node's number, and whether it was new.
     fn intern(&mut self, n: &'r NodeRef) -> (u32, bool) {
         let next = self.nodes.len() as u32;
-        let i = *self.index.entry(node_key(n)).or_insert(next);
+        let i = if self.marks.pass != 0 {
+            let h = n.header();
+            if h.mark_pass.load(Ordering::Relaxed) == self.marks.pass {
+                h.mark_index.load(Ordering::Relaxed)
+            } else {
+                h.mark_index.store(next, Ordering::Relaxed);
+                h.mark_pass.store(self.marks.pass, Ordering::Relaxed);
+                next
+            }
+        } else {
+            *self.index.entry(node_key(n)).or_insert(next)
+        };
         if i == next {
             self.nodes.push(n);
             self.deps.push(0);
@@ -215,6 +273,16 @@ impl<'r> Reached<'r> {
                 *c = Some(s);
             }
         });
+    }
+
+    /// The number of a node of the pass, if it was reached.
+    fn lookup(&self, n: &NodeRef) -> Option<u32> {
+        if self.marks.pass != 0 {
+            let h = n.header();
+            (h.mark_pass.load(Ordering::Relaxed) == self.marks.pass).then(|| h.mark_index.load(Ordering::Relaxed))
+        } else {
+            self.index.get(&node_key(n)).copied()
+        }
     }
 
     fn edges(&self, i: u32) -> &[u32] {
@@ -274,10 +342,8 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
     let n = g.nodes.len();
     let mut deps = std::mem::take(&mut g.deps);
     // 2. for grad(): only the nodes from which a capture node can be reached must run
-    let capture_idx: Vec<u32> = opts
-        .capture
-        .map(|c| c.iter().map(|x| g.index.get(&node_key(x)).copied().unwrap_or(NO_NODE)).collect())
-        .unwrap_or_default();
+    let capture_idx: Vec<u32> =
+        opts.capture.map(|c| c.iter().map(|x| g.lookup(x).unwrap_or(NO_NODE)).collect()).unwrap_or_default();
     let needed: Option<Vec<bool>> = opts.capture.map(|_| {
         // `order` lists nodes so that a node comes before the ones it reaches only partially;
         // iterate to a fixed point from the captures backwards, iteratively.
@@ -307,15 +373,16 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
     // 3. run in dependency order
     let mut buffers: Vec<Option<Tensor>> = vec![None; n];
     let mut heap: BinaryHeap<Ready> = BinaryHeap::new();
-    for (node, grad) in roots {
-        let i = g.index[&node_key(node)] as usize;
+    let root_idx: Vec<u32> = roots.iter().map(|(node, _)| g.lookup(node).expect("roots are reached")).collect();
+    g.marks.finish();
+    for ((_, grad), &i) in roots.iter().zip(&root_idx) {
+        let i = i as usize;
         buffers[i] = Some(match buffers[i].take() {
             Some(prev) => add_grads(prev, grad)?,
             None => grad.clone(),
         });
     }
-    for (node, _) in roots {
-        let i = g.index[&node_key(node)];
+    for ((node, _), &i) in roots.iter().zip(&root_idx) {
         if deps[i as usize] == 0 && !heap.iter().any(|r| r.idx == i) {
             heap.push(Ready { seq: node.header().seq, idx: i });
         }

@@ -11,7 +11,7 @@ use nabla_tensor::{DType, Error, RawTensor, Result, Shape};
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::thread::LocalKey;
 
@@ -171,6 +171,10 @@ pub(crate) struct NodeHeader {
     /// pass look at the output tensor (upgrading its weak handle costs two locked
     /// instructions per node).
     pub(crate) watched: AtomicBool,
+    /// The backward pass that last numbered this node ([`crate::engine`]'s marks: the pass
+    /// running alone numbers nodes here instead of in a hash map), and its number there.
+    pub(crate) mark_pass: AtomicU64,
+    pub(crate) mark_index: AtomicU32,
 }
 
 impl NodeHeader {
@@ -194,6 +198,8 @@ impl NodeHeader {
             out_dtype: out.dtype(),
             location,
             watched: AtomicBool::new(false),
+            mark_pass: AtomicU64::new(0),
+            mark_index: AtomicU32::new(0),
         }
     }
 }
