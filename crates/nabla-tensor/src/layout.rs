@@ -47,13 +47,27 @@ impl std::fmt::Debug for Layout {
 
 impl Clone for Layout {
     /// A copy of the dimensions (`SmallVec`'s own `clone` goes element by element through
-    /// `Extend`; a layout is cloned for nearly every op, so this copies the slices).
+    /// `Extend`; a layout is cloned for nearly every op, so inline dimensions are copied as
+    /// one block, and spilled ones as a slice).
     fn clone(&self) -> Layout {
-        Layout {
-            shape: Shape::from_slice(&self.shape),
-            strides: Strides::from_slice(&self.strides),
-            offset: self.offset,
-        }
+        Layout { shape: copy_dims(&self.shape), strides: copy_dims(&self.strides), offset: self.offset }
+    }
+}
+
+/// A copy of a shape or strides: the whole inline block (four words, whatever the length)
+/// when the dimensions are inline, which needs no loop or length-dependent copy.
+#[inline]
+fn copy_dims(v: &Shape) -> Shape {
+    if v.spilled() {
+        return Shape::from_slice(v);
+    }
+    // SAFETY: not spilled, so `as_ptr` points at the inline buffer, which is exactly an
+    // `[usize; 4]`; it is read as `MaybeUninit` (slots past the length may be
+    // uninitialised), and the first `len` slots, the only ones the new vector treats as
+    // initialised, are initialised `usize`s.
+    unsafe {
+        let block = std::ptr::read(v.as_ptr().cast::<std::mem::MaybeUninit<[usize; 4]>>());
+        Shape::from_buf_and_len_unchecked(block, v.len())
     }
 }
 
