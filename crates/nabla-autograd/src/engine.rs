@@ -320,10 +320,10 @@ fn add_grads(a: Tensor, b: &Tensor) -> Result<Tensor> {
 fn run_hooks(t: &Arc<TensorImpl>, mut grad: Tensor) -> Tensor {
     let hooks: Vec<_> = {
         let m = t.meta.lock().unwrap_or_else(|e| e.into_inner());
-        if m.hooks.is_empty() {
+        if m.hooks().is_empty() {
             return grad;
         }
-        m.hooks.iter().map(|(_, h)| h.clone()).collect()
+        m.hooks().iter().map(|(_, h)| h.clone()).collect()
     };
     for h in hooks {
         if let Some(g) = h(&grad) {
@@ -505,7 +505,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
 fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
     let lock = || leaf.meta.lock().unwrap_or_else(|e| e.into_inner());
     let mut m = lock();
-    let g = if m.hooks.is_empty() {
+    let g = if m.hooks().is_empty() {
         g
     } else {
         // hooks run unlocked (they may look at the leaf)
@@ -717,9 +717,9 @@ fn into_detached(g: Tensor) -> Tensor {
         let mut m = g.meta();
         let plain = !m.requires_grad
             && m.grad_fn.is_none()
-            && m.hooks.is_empty()
+            && m.hooks().is_empty()
             && !m.retains_grad
-            && m.name.is_none()
+            && m.name().is_none()
             && !m.is_view;
         if plain {
             m.made_under_no_grad = false;

@@ -52,16 +52,41 @@ pub(crate) struct Meta {
     pub(crate) grad_fn: Option<NodeRef>,
     pub(crate) grad: Option<Tensor>,
     pub(crate) retains_grad: bool,
-    pub(crate) hooks: Vec<(u64, Hook)>,
+    /// Hooks and name, which few tensors have: boxed, so that the metadata every tensor
+    /// carries (and makes, and drops) stays small.
+    pub(crate) extra: Option<Box<MetaExtra>>,
     /// The leaf's `AccumulateGrad` node, made on its first use in a graph.
     pub(crate) accumulator: Option<NodeRef>,
-    pub(crate) name: Option<String>,
     /// Made by an op on inputs that required grad, while grad mode was off.
     pub(crate) made_under_no_grad: bool,
     /// Made by `detach`.
     pub(crate) detached: bool,
     /// A view of another tensor's storage (in-place on it needs care).
     pub(crate) is_view: bool,
+}
+
+/// The rarely set part of a tensor's metadata.
+#[derive(Default)]
+pub(crate) struct MetaExtra {
+    pub(crate) hooks: Vec<(u64, Hook)>,
+    pub(crate) name: Option<String>,
+}
+
+impl Meta {
+    /// The tensor's hooks, in registration order.
+    pub(crate) fn hooks(&self) -> &[(u64, Hook)] {
+        self.extra.as_ref().map_or(&[], |e| &e.hooks)
+    }
+
+    /// The name given by `named`.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.name.as_deref())
+    }
+
+    /// The rare fields, made on first use.
+    pub(crate) fn extra_mut(&mut self) -> &mut MetaExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
 }
 
 impl Drop for TensorImpl {
@@ -380,13 +405,13 @@ impl Tensor {
     /// assert_eq!(w.name().as_deref(), Some("w1"));
     /// ```
     pub fn named(self, name: &str) -> Tensor {
-        self.meta().name = Some(name.to_string());
+        self.meta().extra_mut().name = Some(name.to_string());
         self
     }
 
     /// The name given by [`Tensor::named`].
     pub fn name(&self) -> Option<String> {
-        self.meta().name.clone()
+        self.meta().name().map(str::to_string)
     }
 
     /// Registers a hook called with this tensor's gradient each time it is computed; a hook
@@ -411,7 +436,7 @@ impl Tensor {
         let mut m = self.meta();
         assert!(m.requires_grad, "register_hook: cannot register a hook on a tensor that doesn't require gradient");
         let id = next_id();
-        m.hooks.push((id, Arc::new(hook)));
+        m.extra_mut().hooks.push((id, Arc::new(hook)));
         if let Some(f) = &m.grad_fn {
             f.header().watched.store(true, std::sync::atomic::Ordering::Relaxed);
         }
@@ -452,7 +477,10 @@ impl HookHandle {
     /// Removes the hook (nothing happens if the tensor is gone).
     pub fn remove(self) {
         if let Some(t) = self.tensor.upgrade() {
-            t.meta.lock().unwrap_or_else(|e| e.into_inner()).hooks.retain(|(id, _)| *id != self.id);
+            let mut m = t.meta.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(e) = m.extra.as_mut() {
+                e.hooks.retain(|(id, _)| *id != self.id);
+            }
         }
     }
 }
