@@ -80,10 +80,10 @@ impl<S: Scalar> Operand for S {
 
 /// Casts both operands to the dtype they compute in (PyTorch promotion); casts of
 /// tensors that require grad are recorded, so gradients return in each input's dtype.
-#[track_caller]
 ///
 /// Operands already in that dtype are borrowed, not cloned (a clone is a reference count
 /// taken and released: two locked instructions per operand on every op).
+#[track_caller]
 pub(crate) fn promote<'a, 'b>(
     op: &'static str,
     a: &'a Tensor,
