@@ -1,8 +1,10 @@
 //! [`Tensor`]: the user's handle on a value and its place in the graph.
 
 use crate::graph::{defer_drop, node_key, AccumulateGrad, NodeHeader, NodeRef};
+use nabla_tensor::arc::new_in_place;
 use nabla_tensor::{DType, Element, Error, RawTensor, Result};
 use smallvec::SmallVec;
+use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
@@ -100,7 +102,9 @@ impl Drop for TensorImpl {
 
 impl Tensor {
     pub(crate) fn new_impl(raw: RawTensor, meta: Meta) -> Tensor {
-        Tensor(Arc::new(TensorImpl { raw, id: next_id(), meta: Mutex::new(meta) }))
+        // built in its allocation: a tensor is made for nearly every op, and moving a
+        // just-built one into place stalls on its stores (`nabla_tensor::arc`)
+        Tensor(new_in_place(|slot| slot.write(TensorImpl { raw, id: next_id(), meta: Mutex::new(meta) })))
     }
 
     /// A tensor that does not require grad, over `raw`.
@@ -116,19 +120,35 @@ impl Tensor {
 
     /// A tensor over `raw` whose `grad_fn` is the node `make` builds; `make` gets the
     /// tensor's weak handle (for the node's `output`) before the tensor exists, so the
-    /// node needs no second pass to point back at its output.
-    pub(crate) fn with_new_grad_fn(
+    /// node needs no second pass to point back at its output. The tensor is built in its
+    /// allocation, as in [`Tensor::new_impl`].
+    ///
+    /// # Safety
+    /// `make` must only keep the weak handle (store it, clone it): until this returns,
+    /// upgrading it would give a handle on a tensor not yet written. (`Arc::new_cyclic`
+    /// makes that upgrade fail instead, but moves the finished tensor into place.)
+    pub(crate) unsafe fn with_new_grad_fn(
         raw: RawTensor,
-        make: impl FnOnce(&Weak<TensorImpl>, &RawTensor) -> NodeRef,
+        make: impl FnOnce(Weak<TensorImpl>, &RawTensor) -> NodeRef,
     ) -> Tensor {
-        Tensor(Arc::new_cyclic(|weak| {
-            let node = make(weak, &raw);
-            TensorImpl {
+        let uninit: Arc<MaybeUninit<TensorImpl>> = Arc::new_uninit();
+        // SAFETY: `MaybeUninit<TensorImpl>` has `TensorImpl`'s size and alignment, so the
+        // pointer one weak handle gives up is one the other can take back.
+        let weak = unsafe { Weak::from_raw(Weak::into_raw(Arc::downgrade(&uninit)).cast::<TensorImpl>()) };
+        let node = make(weak, &raw);
+        let p = Arc::into_raw(uninit).cast_mut();
+        // SAFETY: `p` is the value of an `Arc` no one else holds strongly (the only other
+        // handle is the weak one, which the caller promises was not upgraded), so writing
+        // it is writing through a unique handle; once written it is a `TensorImpl`, and the
+        // pointer goes back to an `Arc` of the same size and alignment.
+        unsafe {
+            (*p).write(TensorImpl {
                 raw,
                 id: next_id(),
                 meta: Mutex::new(Meta { requires_grad: true, grad_fn: Some(node), ..Default::default() }),
-            }
-        }))
+            });
+            Tensor(Arc::from_raw(p.cast::<TensorImpl>().cast_const()))
+        }
     }
 
     pub(crate) fn from_raw_with_grad_fn(raw: RawTensor, node: NodeRef) -> Tensor {

@@ -6,8 +6,9 @@ use crate::error::{Error, Result};
 use crate::iter::for_each_row_n;
 use crate::layout::{broadcast_shapes, same_shape, Layout};
 use crate::raw::RawTensor;
-use crate::storage::{Buffer, BufferElement, SmallBuffer};
+use crate::storage::{Buffer, BufferElement, Storage};
 use std::mem::MaybeUninit;
+use std::sync::Arc;
 
 /// Element counts above which kernels split the work over the thread pool.
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -116,20 +117,17 @@ fn zip_assign_into<T: Float, K: BinaryKernel>(k: &K, a: &mut [T], b: &[T]) {
     }
 }
 
-/// A buffer of `n` elements, element `i` written by `fill(i0.., out)` for the chunk
-/// starting at `i0`: kept inline when it is a few elements ([`SmallBuffer`]: no heap
-/// allocation), else a vector from the pool, whose chunks run on the thread pool when `n` is
-/// large.
-fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync) -> Buffer {
-    if let Some(mut small) = SmallBuffer::zeroed::<T>(n) {
-        let out = T::slice_mut(&mut small).expect("a small buffer of T");
+/// A storage of `n` elements, element `i` written by `fill(i0.., out)` for the chunk
+/// starting at `i0`: kept inline and written in place when it is a few elements
+/// ([`Storage::shared_small`]: no buffer allocation, nothing moved), else a vector from the
+/// pool, whose chunks run on the thread pool when `n` is large.
+fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync) -> Arc<Storage> {
+    let small = Storage::shared_small::<T>(n, |out| {
         // SAFETY: `MaybeUninit<T>` has `T`'s layout, and `fill` only writes initialised
         // values into the chunk (the inner loops `write` every element).
-        let out = unsafe { &mut *(out as *mut [T] as *mut [MaybeUninit<T>]) };
-        fill(0, out);
-        return small;
-    }
-    T::into_buffer(filled_vec(n, fill))
+        fill(0, unsafe { &mut *(out as *mut [T] as *mut [MaybeUninit<T>]) })
+    });
+    small.unwrap_or_else(|| Storage::shared(T::into_buffer(filled_vec(n, fill))))
 }
 
 /// [`filled`] into a vector from the pool.
@@ -150,7 +148,7 @@ fn filled_vec<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + 
 }
 
 fn map_t<T: Float, K: UnaryKernel>(a: &RawTensor, k: &K) -> RawTensor {
-    let out: Buffer = a.with_slice::<T, _>(|s, l| {
+    let out = a.with_slice::<T, _>(|s, l| {
         if let Some(r) = l.contiguous_range() {
             let s = &s[r];
             filled(s.len(), |i0, out| map_into(k, &s[i0..i0 + out.len()], out))
@@ -159,17 +157,17 @@ fn map_t<T: Float, K: UnaryKernel>(a: &RawTensor, k: &K) -> RawTensor {
             for_each_row_n(l.shape(), [l.strides()], [l.offset()], |p, st, n| {
                 out.extend((0..n).map(|i| k.f(s[p[0] + i * st[0]])));
             });
-            T::into_buffer(out)
+            Storage::shared(T::into_buffer(out))
         }
     });
-    RawTensor::from_buffer(out, Layout::contiguous(a.shape()))
+    RawTensor::from_storage(out, Layout::contiguous(a.shape()), T::DTYPE)
 }
 
 fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize], k: &K) -> Result<RawTensor> {
     let la = a.layout().broadcast_to("zip", shape)?;
     let lb = b.layout().broadcast_to("zip", shape)?;
     let n: usize = shape.iter().product();
-    let out: Buffer = a.with_slice::<T, _>(|sa, _| {
+    let out = a.with_slice::<T, _>(|sa, _| {
         b.with_slice::<T, _>(|sb, _| {
             if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
                 let (xa, xb) = (&sa[ra], &sb[rb]);
@@ -200,7 +198,7 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
                         }
                     },
                 );
-                return T::into_buffer(out);
+                return Storage::shared(T::into_buffer(out));
             }
             let mut out = crate::pool::alloc::<T>(n);
             for_each_row_n(shape, [la.strides(), lb.strides()], [la.offset(), lb.offset()], |p, st, len| {
@@ -219,10 +217,10 @@ fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize
                     _ => out.extend((0..len).map(|i| k.f(sa[p[0] + i * st[0]], sb[p[1] + i * st[1]]))),
                 }
             });
-            T::into_buffer(out)
+            Storage::shared(T::into_buffer(out))
         })
     });
-    Ok(RawTensor::from_buffer(out, Layout::contiguous(shape)))
+    Ok(RawTensor::from_storage(out, Layout::contiguous(shape), T::DTYPE))
 }
 
 fn zip_assign_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, k: &K) -> Result<()> {
@@ -283,7 +281,7 @@ impl RawTensor {
                             })
                         })
                     });
-                    RawTensor::from_buffer(out, a.layout().contiguous_like())
+                    RawTensor::from_storage(out, a.layout().contiguous_like(), T::DTYPE)
                 }
                 match self.dtype() {
                     DType::F32 => return Ok(same::<f32>(self, other, ra, rb, k)),

@@ -15,6 +15,7 @@
 
 extern crate gemm as gemm_crate;
 
+pub mod arc;
 pub mod conv;
 pub mod counter;
 pub mod dtype;

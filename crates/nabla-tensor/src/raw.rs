@@ -4,7 +4,7 @@ use crate::dtype::{DType, Element, Float};
 use crate::error::{Error, Result};
 use crate::iter::for_each_row_n;
 use crate::layout::Layout;
-use crate::storage::{Buffer, BufferElement, SmallBuffer, Storage};
+use crate::storage::{Buffer, BufferElement, Storage};
 use std::sync::Arc;
 
 /// A strided view of a shared storage. Cloning shares the storage.
@@ -50,7 +50,14 @@ impl RawTensor {
     /// A tensor over a new storage holding `buf`, viewed through `layout`.
     pub fn from_buffer(buf: Buffer, layout: Layout) -> RawTensor {
         let dtype = buf.dtype();
-        RawTensor { storage: Arc::new(Storage::new(buf)), layout, dtype }
+        RawTensor { storage: Storage::shared(buf), layout, dtype }
+    }
+
+    /// A tensor over a new storage of `dtype` elements (kernels that build their result's
+    /// storage in place, [`Storage::shared_small`]).
+    pub(crate) fn from_storage(storage: Arc<Storage>, layout: Layout, dtype: DType) -> RawTensor {
+        debug_assert_eq!(storage.read().dtype(), dtype);
+        RawTensor { storage, layout, dtype }
     }
 
     /// A view of this tensor's storage with another layout.
@@ -210,14 +217,13 @@ impl RawTensor {
     /// A contiguous copy into a new storage.
     pub fn copy(&self) -> RawTensor {
         // a few elements go inline (no heap allocation), as kernels' results do
-        fn small<T: BufferElement>(r: &RawTensor) -> Option<Buffer> {
-            let mut b = SmallBuffer::zeroed::<T>(r.numel())?;
-            let dst = T::slice_mut(&mut b).expect("a small buffer of T");
-            r.with_slice::<T, _>(|s, l| match l.contiguous_range() {
-                Some(range) => dst.copy_from_slice(&s[range]),
-                None => dst.iter_mut().zip(l.indices()).for_each(|(d, i)| *d = s[i]),
-            });
-            Some(b)
+        fn small<T: BufferElement>(r: &RawTensor) -> Option<Arc<Storage>> {
+            r.with_slice::<T, _>(|s, l| {
+                Storage::shared_small::<T>(l.numel(), |dst| match l.contiguous_range() {
+                    Some(range) => dst.copy_from_slice(&s[range]),
+                    None => dst.iter_mut().zip(l.indices()).for_each(|(d, i)| *d = s[i]),
+                })
+            })
         }
         let small = match self.dtype {
             DType::F32 => small::<f32>(self),
@@ -225,8 +231,8 @@ impl RawTensor {
             DType::I64 => small::<i64>(self),
             DType::Bool => small::<bool>(self),
         };
-        if let Some(buf) = small {
-            return Self::from_buffer(buf, Layout::contiguous(self.shape()));
+        if let Some(storage) = small {
+            return Self::from_storage(storage, Layout::contiguous(self.shape()), self.dtype);
         }
         let buf = match self.dtype {
             DType::F32 => Buffer::F32(self.to_vec_exact::<f32>()),

@@ -2,7 +2,7 @@
 
 use crate::dtype::{DType, Element};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The elements of a storage, one variant per dtype, or a few elements of any dtype kept
 /// inline ([`Buffer::Small`]).
@@ -170,9 +170,64 @@ pub struct Storage {
 
 impl Storage {
     /// A new storage owning `buf`, at version 0.
+    #[inline]
     pub fn new(buf: Buffer) -> Storage {
         crate::counter::STORAGES.inc();
         Storage { buf: RwLock::new(buf), version: AtomicU64::new(0) }
+    }
+
+    /// A new shared storage owning `buf`, at version 0, built in its allocation (see
+    /// [`crate::arc`]).
+    ///
+    /// ```
+    /// use nabla_tensor::{Buffer, Storage};
+    /// let s = Storage::shared(Buffer::F64(vec![1.0, 2.0]));
+    /// assert_eq!(s.read().len(), 2);
+    /// ```
+    pub fn shared(buf: Buffer) -> Arc<Storage> {
+        crate::arc::new_in_place(|slot| {
+            let s = slot.write(Storage::empty());
+            // the placeholder owns nothing: forgetting it skips a call to drop it
+            std::mem::forget(std::mem::replace(s.buf.get_mut().unwrap_or_else(|e| e.into_inner()), buf));
+            s
+        })
+    }
+
+    /// A storage of no elements, to put the real buffer in afterwards with `get_mut`:
+    /// `RwLock::new(buf)` builds the lock on the stack and copies it, buffer and padding
+    /// together, at an odd offset, which reloads the buffer's just-written bytes with loads
+    /// that straddle its stores (each stalls until the stores land).
+    #[inline]
+    fn empty() -> Storage {
+        Storage::new(Buffer::Bool(Vec::new()))
+    }
+
+    /// A new shared storage of `n` elements of `T` kept inline ([`Buffer::Small`]), written
+    /// by `fill` where they lie; `None` when `n` elements do not fit.
+    ///
+    /// Kernels on tensors of a few elements make their result this way: the elements are
+    /// written once, into the shared allocation, instead of into a buffer that is then moved
+    /// into it (moving a just-written buffer makes the CPU wait for its stores to land).
+    ///
+    /// ```
+    /// use nabla_tensor::{BufferElement, Storage};
+    /// let s = Storage::shared_small::<f32>(3, |x| x.copy_from_slice(&[1.0, 2.0, 3.0])).unwrap();
+    /// assert_eq!(f32::slice(&s.read()), Some(&[1.0f32, 2.0, 3.0][..]));
+    /// assert!(Storage::shared_small::<f64>(3, |_| {}).is_none());
+    /// ```
+    #[inline]
+    pub fn shared_small<T: BufferElement>(n: usize, fill: impl FnOnce(&mut [T])) -> Option<Arc<Storage>> {
+        if n * std::mem::size_of::<T>() > SmallBuffer::BYTES {
+            return None;
+        }
+        Some(crate::arc::new_in_place(|slot| {
+            let s = slot.write(Storage::empty());
+            let buf = s.buf.get_mut().unwrap_or_else(|e| e.into_inner());
+            let small = Buffer::Small(SmallBuffer { dtype: T::DTYPE, len: n as u8, data: [0; 2] });
+            std::mem::forget(std::mem::replace(buf, small)); // as in `shared`
+            fill(T::slice_mut(buf).expect("a small buffer of T"));
+            s
+        }))
     }
 
     /// Shared access to the elements.

@@ -21,11 +21,12 @@ pub mod unary;
 use crate::grad_mode::{is_anomaly_enabled, is_grad_enabled};
 use crate::graph::{Backward, NodeHeader, NodeRef, OpNode};
 use crate::tensor::{Meta, Tensor};
+use nabla_tensor::arc::new_in_place;
 use nabla_tensor::{Error, RawTensor, Result};
 use smallvec::SmallVec;
 use std::panic::Location;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 /// Wraps the result `out` of an op on `inputs` as a tensor, recording a node with the
 /// rule made by `make` when grad mode is on and an input requires grad. `save_output`
@@ -59,10 +60,18 @@ pub(crate) fn record<B: Backward>(
     if is_anomaly_enabled() {
         anomaly_check_forward(name, &out, location)?;
     }
-    Ok(Tensor::with_new_grad_fn(out, |output, out| {
-        let header = NodeHeader::new(name, next, out, save_output, location, output.clone());
-        Arc::new(OpNode { header, op: Mutex::new(Some(op)), released: AtomicBool::new(false) })
-    }))
+    let make = |output, out: &RawTensor| -> NodeRef {
+        // built in its allocation (`nabla_tensor::arc`)
+        new_in_place(|slot| {
+            slot.write(OpNode {
+                header: NodeHeader::new(name, next, out, save_output, location, output),
+                op: Mutex::new(Some(op)),
+                released: AtomicBool::new(false),
+            })
+        })
+    };
+    // SAFETY: `make` only stores the output's weak handle in the node.
+    Ok(unsafe { Tensor::with_new_grad_fn(out, make) })
 }
 
 fn inputs_name<B: Backward>() -> &'static str {
