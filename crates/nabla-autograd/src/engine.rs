@@ -319,7 +319,7 @@ fn add_grads(a: Tensor, b: &Tensor) -> Result<Tensor> {
 
 fn run_hooks(t: &Arc<TensorImpl>, mut grad: Tensor) -> Tensor {
     let hooks: Vec<_> = {
-        let m = t.meta.lock().unwrap_or_else(|e| e.into_inner());
+        let m = t.meta.lock();
         if m.hooks().is_empty() {
             return grad;
         }
@@ -397,7 +397,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
             let out = if watched { node.header().output.upgrade() } else { None };
             if let Some(out) = out {
                 grad = run_hooks(&out, grad);
-                let mut m = out.meta.lock().unwrap_or_else(|e| e.into_inner());
+                let mut m = out.meta.lock();
                 if m.retains_grad {
                     let g = if opts.create_graph { grad.clone() } else { no_grad(|| grad.detach()) };
                     m.grad = Some(match m.grad.take() {
@@ -503,7 +503,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
 /// Runs the leaf's hooks on `g`, then adds it into the leaf's `.grad` (stealing `g`'s buffer
 /// when nobody else holds it). One lock of the leaf's metadata when it has no hooks.
 fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
-    let lock = || leaf.meta.lock().unwrap_or_else(|e| e.into_inner());
+    let lock = || leaf.meta.lock();
     let mut m = lock();
     let g = if m.hooks().is_empty() {
         g

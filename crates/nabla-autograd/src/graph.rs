@@ -6,13 +6,14 @@
 //! graph frees it. Drops are iterative (see [`defer_drop`]): a graph a million nodes deep
 //! is freed on a small stack.
 
+use crate::lock::SpinLock;
 use crate::tensor::{Tensor, TensorImpl};
 use nabla_tensor::{DType, Error, RawTensor, Result, Shape};
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::thread::LocalKey;
 
 /// Gradients returned by a backward function, one per input (`None`: no gradient).
@@ -240,7 +241,7 @@ pub(crate) trait NodeDyn: Send + Sync {
 /// A node running a [`Backward`] rule; one allocation holds the header and the rule.
 pub(crate) struct OpNode<B: Backward> {
     pub(crate) header: NodeHeader,
-    pub(crate) op: Mutex<Option<B>>,
+    pub(crate) op: SpinLock<Option<B>>,
     pub(crate) released: AtomicBool,
 }
 
@@ -252,14 +253,14 @@ impl<B: Backward> NodeDyn for OpNode<B> {
         self.header.name
     }
     fn apply(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads> {
-        let guard = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        let guard = self.op.lock();
         match guard.as_ref() {
             Some(op) => op.backward(&BackwardCtx { node }, grad),
             None => Err(freed_error()),
         }
     }
     fn apply_and_release(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads> {
-        let mut guard = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        let mut guard = self.op.lock();
         let op = match guard.as_ref() {
             None => return Err(freed_error()),
             // a rule that saves nothing stays, and runs under the lock as in `apply`
@@ -274,14 +275,14 @@ impl<B: Backward> NodeDyn for OpNode<B> {
             Ok(grads) => Ok(grads),
             Err(e) => {
                 // an error leaves the graph as it was
-                *self.op.lock().unwrap_or_else(|e| e.into_inner()) = Some(op);
+                *self.op.lock() = Some(op);
                 self.released.store(false, Ordering::Relaxed);
                 Err(e)
             }
         }
     }
     fn release(&self) {
-        let mut g = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.op.lock();
         if g.as_ref().is_some_and(|b| b.has_saved()) {
             self.released.store(true, Ordering::Relaxed);
             let op = g.take();
@@ -290,7 +291,7 @@ impl<B: Backward> NodeDyn for OpNode<B> {
         }
     }
     fn with_backward(&self, f: &mut dyn FnMut(Option<&dyn Backward>)) {
-        let g = self.op.lock().unwrap_or_else(|e| e.into_inner());
+        let g = self.op.lock();
         f(g.as_ref().map(|b| b as &dyn Backward))
     }
 }

@@ -29,6 +29,7 @@ pub mod functional;
 mod grad_mode;
 mod gradcheck;
 mod graph;
+mod lock;
 pub mod ops;
 pub mod rng;
 mod tensor;
@@ -72,5 +73,11 @@ mod send_sync {
     fn tensor_is_send_and_sync() {
         assert_send_sync::<crate::Tensor>();
         assert_send_sync::<crate::GradFn>();
+    }
+
+    fn assert_unwind_safe<T: std::panic::UnwindSafe + std::panic::RefUnwindSafe>() {}
+    #[test]
+    fn tensor_can_cross_catch_unwind() {
+        assert_unwind_safe::<crate::Tensor>();
     }
 }

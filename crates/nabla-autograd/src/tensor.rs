@@ -1,13 +1,14 @@
 //! [`Tensor`]: the user's handle on a value and its place in the graph.
 
 use crate::graph::{defer_drop, node_key, AccumulateGrad, NodeHeader, NodeRef};
+use crate::lock::{SpinGuard, SpinLock};
 use nabla_tensor::arc::new_in_place;
 use nabla_tensor::{DType, Element, Error, RawTensor, Result};
 use smallvec::SmallVec;
 use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Weak};
 
 /// A hook run on a tensor's gradient when it is computed; returning `Some` replaces it.
 pub(crate) type Hook = Arc<dyn Fn(&Tensor) -> Option<Tensor> + Send + Sync>;
@@ -44,7 +45,7 @@ pub struct Tensor(pub(crate) Arc<TensorImpl>);
 pub(crate) struct TensorImpl {
     pub(crate) raw: RawTensor,
     pub(crate) id: u64,
-    pub(crate) meta: Mutex<Meta>,
+    pub(crate) meta: SpinLock<Meta>,
 }
 
 #[derive(Default)]
@@ -93,7 +94,7 @@ impl Meta {
 
 impl Drop for TensorImpl {
     fn drop(&mut self) {
-        let meta = self.meta.get_mut().unwrap_or_else(|e| e.into_inner());
+        let meta = self.meta.get_mut();
         if let Some(n) = meta.grad_fn.take() {
             defer_drop(n);
         }
@@ -104,7 +105,7 @@ impl Tensor {
     pub(crate) fn new_impl(raw: RawTensor, meta: Meta) -> Tensor {
         // built in its allocation: a tensor is made for nearly every op, and moving a
         // just-built one into place stalls on its stores (`nabla_tensor::arc`)
-        Tensor(new_in_place(|slot| slot.write(TensorImpl { raw, id: next_id(), meta: Mutex::new(meta) })))
+        Tensor(new_in_place(|slot| slot.write(TensorImpl { raw, id: next_id(), meta: SpinLock::new(meta) })))
     }
 
     /// A tensor that does not require grad, over `raw`.
@@ -145,7 +146,7 @@ impl Tensor {
             (*p).write(TensorImpl {
                 raw,
                 id: next_id(),
-                meta: Mutex::new(Meta { requires_grad: true, grad_fn: Some(node), ..Default::default() }),
+                meta: SpinLock::new(Meta { requires_grad: true, grad_fn: Some(node), ..Default::default() }),
             });
             Tensor(Arc::from_raw(p.cast::<TensorImpl>().cast_const()))
         }
@@ -155,8 +156,8 @@ impl Tensor {
         Tensor::new_impl(raw, Meta { requires_grad: true, grad_fn: Some(node), ..Default::default() })
     }
 
-    pub(crate) fn meta(&self) -> MutexGuard<'_, Meta> {
-        self.0.meta.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn meta(&self) -> SpinGuard<'_, Meta> {
+        self.0.meta.lock()
     }
 
     /// The kernel-level tensor (storage and layout), without autograd.
@@ -497,7 +498,7 @@ impl HookHandle {
     /// Removes the hook (nothing happens if the tensor is gone).
     pub fn remove(self) {
         if let Some(t) = self.tensor.upgrade() {
-            let mut m = t.meta.lock().unwrap_or_else(|e| e.into_inner());
+            let mut m = t.meta.lock();
             if let Some(e) = m.extra.as_mut() {
                 e.hooks.retain(|(id, _)| *id != self.id);
             }
