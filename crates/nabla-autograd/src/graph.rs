@@ -179,6 +179,9 @@ pub(crate) struct NodeHeader {
 }
 
 impl NodeHeader {
+    // inlined, so that the header is written straight into the node's allocation
+    // (`nabla_tensor::arc`) instead of built apart and copied in
+    #[inline(always)]
     pub(crate) fn new(
         name: &'static str,
         next: SmallVec<[Option<NodeRef>; 2]>,
