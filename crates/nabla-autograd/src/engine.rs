@@ -503,15 +503,14 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
 /// Runs the leaf's hooks on `g`, then adds it into the leaf's `.grad` (stealing `g`'s buffer
 /// when nobody else holds it). One lock of the leaf's metadata when it has no hooks.
 fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
-    let lock = || leaf.meta.lock();
-    let mut m = lock();
+    let mut m = leaf.meta.lock();
     let g = if m.hooks().is_empty() {
         g
     } else {
         // hooks run unlocked (they may look at the leaf)
         drop(m);
         let g = run_hooks(leaf, g);
-        m = lock();
+        m = leaf.meta.lock();
         g
     };
     let exclusive =
