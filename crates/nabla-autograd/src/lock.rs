@@ -87,12 +87,6 @@ impl<T> SpinLock<T> {
     }
 }
 
-impl<T: Default> Default for SpinLock<T> {
-    fn default() -> SpinLock<T> {
-        SpinLock::new(T::default())
-    }
-}
-
 impl<T> Deref for SpinGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
