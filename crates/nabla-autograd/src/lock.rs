@@ -6,10 +6,11 @@
 //! compare-and-swap to lock, a swap to unlock, which checks for sleepers); this lock
 //! costs one (the unlock is a plain release store), about half the time uncontended
 //! (~9 against ~18 ns on the bench machine). A waiting thread spins briefly, then yields
-//! its time slice, then sleeps 50 µs between looks, so a holder that is descheduled (or a
-//! rule that runs long under the lock, as rules that save nothing do) does not burn the
-//! other core.
+//! its time slice, then sleeps 50 µs between looks ([`Backoff`]), so a holder that is
+//! descheduled (or a rule that runs long under the lock, as rules that save nothing do)
+//! does not burn the other core.
 
+use nabla_tensor::backoff::Backoff;
 use std::cell::UnsafeCell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -39,11 +40,6 @@ pub(crate) struct SpinGuard<'a, T> {
     lock: &'a SpinLock<T>,
 }
 
-/// How many times a waiting thread looks at the flag before yielding.
-const SPINS: u32 = 64;
-/// How many times it yields before it sleeps between looks.
-const YIELDS: u32 = 16;
-
 impl<T> SpinLock<T> {
     pub(crate) const fn new(value: T) -> SpinLock<T> {
         SpinLock { locked: AtomicBool::new(false), value: UnsafeCell::new(value) }
@@ -59,25 +55,15 @@ impl<T> SpinLock<T> {
 
     #[cold]
     fn lock_contended(&self) {
-        let mut rounds = 0u32;
+        let mut backoff = Backoff::new();
         loop {
-            for _ in 0..SPINS {
-                // read-only while held, so that waiters do not take the line from the holder
-                if !self.locked.load(Ordering::Relaxed)
-                    && self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
-                {
-                    return;
-                }
-                std::hint::spin_loop();
+            // read-only while held, so that waiters do not take the line from the holder
+            if !self.locked.load(Ordering::Relaxed)
+                && self.locked.compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed).is_ok()
+            {
+                return;
             }
-            // a holder that keeps the lock long (a rule running under it, a large gradient
-            // accumulating) is waited for asleep, not by yielding in a loop
-            rounds = rounds.saturating_add(1);
-            if rounds < YIELDS {
-                std::thread::yield_now();
-            } else {
-                std::thread::sleep(std::time::Duration::from_micros(50));
-            }
+            backoff.snooze();
         }
     }
 

@@ -16,6 +16,7 @@
 extern crate gemm as gemm_crate;
 
 pub mod arc;
+pub mod backoff;
 pub mod conv;
 pub mod counter;
 pub mod dtype;
@@ -35,4 +36,4 @@ pub use dtype::{DType, Element, Float};
 pub use error::{Error, Result};
 pub use layout::{Layout, Shape};
 pub use raw::RawTensor;
-pub use storage::{Buffer, BufferElement, Storage};
+pub use storage::{Buffer, BufferElement, Storage, StorageRead, StorageWrite};

@@ -132,7 +132,7 @@ impl RawTensor {
     /// version counter.
     pub fn with_slice_mut<T: BufferElement, R>(&self, f: impl FnOnce(&mut [T], &Layout) -> R) -> R {
         let mut guard = self.storage.write();
-        let s = T::slice_mut(&mut guard).unwrap_or_else(|| panic!("internal: expected {:?} buffer", T::DTYPE));
+        let s = guard.slice_mut::<T>().unwrap_or_else(|| panic!("internal: expected {:?} buffer", T::DTYPE));
         let r = f(s, &self.layout);
         drop(guard);
         self.storage.bump_version();
