@@ -519,7 +519,15 @@ impl Storage {
 
 impl std::fmt::Debug for Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Storage").field("buf", &*self.read()).field("version", &self.version()).finish()
+        // does not wait for a writer (as `RwLock`'s `Debug` does not)
+        let buf = match &self.cell {
+            Cell::Inline(c) => c.try_load().map(|b| format!("{:?}", Buffer::Small(b))),
+            Cell::Heap(lock) => lock.try_read().ok().map(|b| format!("{:?}", *b)),
+        };
+        f.debug_struct("Storage")
+            .field("buf", &format_args!("{}", buf.as_deref().unwrap_or("<locked>")))
+            .field("version", &self.version())
+            .finish()
     }
 }
 
@@ -648,7 +656,15 @@ mod tests {
         assert!(matches!(big.cell, Cell::Heap(_)));
         let r = big.read();
         assert_eq!(r.len(), 3);
+        assert!(format!("{big:?}").contains("F64([0.0, 0.0, 0.0])"), "{big:?}");
         drop(r);
+        let w = big.write();
+        assert!(format!("{big:?}").contains("<locked>"));
+        drop(w);
+        let w = s.write();
+        assert!(format!("{s:?}").contains("<locked>"));
+        drop(w);
+        assert!(format!("{s:?}").contains("Small([9.0, 2.0])"), "{s:?}");
         big.write().slice_mut::<f64>().unwrap()[2] = 4.0;
         assert_eq!(f64::slice(&big.read()), Some(&[0.0, 0.0, 4.0][..]));
     }
