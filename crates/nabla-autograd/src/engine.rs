@@ -513,8 +513,11 @@ fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<(
         m = leaf.meta.lock();
         g
     };
-    let exclusive =
-        |t: &Tensor| Arc::strong_count(&t.0) == 1 && Arc::strong_count(t.raw().storage()) == 1 && t.raw().is_compact();
+    let exclusive = |t: &Tensor| {
+        Arc::strong_count(&t.0) == 1
+            && nabla_tensor::storage::StorageRef::count(t.raw().storage()) == 1
+            && t.raw().is_compact()
+    };
     m.grad = Some(match m.grad.take() {
         None if create_graph => g,
         // held elsewhere too (the gradient of an addition goes to both inputs): a copy

@@ -39,6 +39,29 @@ pub fn new_in_place<T>(init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T) -> Arc<
     unsafe { Arc::from_raw(p.cast::<T>().cast_const()) }
 }
 
+/// [`new_in_place`] for an `Arc` without weak handles ([`triomphe::Arc`]): storages,
+/// whose every drop then takes one locked instruction instead of two (a std `Arc`
+/// decrements its weak count too when it frees its value).
+///
+/// # Panics
+/// As [`new_in_place`].
+///
+/// ```
+/// use nabla_tensor::arc::new_in_place_counted;
+/// let a = new_in_place_counted(|slot| slot.write([1u64, 2, 3]));
+/// assert_eq!((*a, triomphe::Arc::count(&a)), ([1, 2, 3], 1));
+/// ```
+#[inline]
+pub fn new_in_place_counted<T>(init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T) -> triomphe::Arc<T> {
+    let mut slot = triomphe::UniqueArc::<T>::new_uninit();
+    let p: *const MaybeUninit<T> = &*slot;
+    let written: *mut T = init(&mut slot);
+    assert!(std::ptr::eq(written, p.cast::<T>()), "internal: new_in_place's init must return its slot");
+    // SAFETY: `init` returned a `&mut T` to the slot, which only initialised memory can be
+    // (safe code gets one from `MaybeUninit::write`).
+    unsafe { triomphe::UniqueArc::assume_init(slot) }.shareable()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,6 @@ use crate::layout::{broadcast_shapes, same_shape, Layout};
 use crate::raw::RawTensor;
 use crate::storage::{Buffer, BufferElement, Storage};
 use std::mem::MaybeUninit;
-use std::sync::Arc;
 
 /// Element counts above which kernels split the work over the thread pool.
 pub const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -121,7 +120,7 @@ fn zip_assign_into<T: Float, K: BinaryKernel>(k: &K, a: &mut [T], b: &[T]) {
 /// starting at `i0`: kept inline and written in place when it is a few elements
 /// ([`Storage::shared_small`]: no buffer allocation, nothing moved), else a vector from the
 /// pool, whose chunks run on the thread pool when `n` is large.
-fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync) -> Arc<Storage> {
+fn filled<T: Float>(n: usize, fill: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync) -> crate::storage::StorageRef {
     let small = Storage::shared_small::<T>(n, |out| {
         // SAFETY: `MaybeUninit<T>` has `T`'s layout, and `fill` only writes initialised
         // values into the chunk (the inner loops `write` every element).

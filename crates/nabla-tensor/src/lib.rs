@@ -36,4 +36,4 @@ pub use dtype::{DType, Element, Float};
 pub use error::{Error, Result};
 pub use layout::{Layout, Shape};
 pub use raw::RawTensor;
-pub use storage::{Buffer, BufferElement, Storage, StorageRead, StorageWrite};
+pub use storage::{Buffer, BufferElement, Storage, StorageRead, StorageRef, StorageWrite};

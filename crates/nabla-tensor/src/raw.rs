@@ -4,8 +4,7 @@ use crate::dtype::{DType, Element, Float};
 use crate::error::{Error, Result};
 use crate::iter::for_each_row_n;
 use crate::layout::Layout;
-use crate::storage::{Buffer, BufferElement, Storage};
-use std::sync::Arc;
+use crate::storage::{Buffer, BufferElement, Storage, StorageRef};
 
 /// A strided view of a shared storage. Cloning shares the storage.
 ///
@@ -19,7 +18,7 @@ use std::sync::Arc;
 /// ```
 #[derive(Debug, Clone)]
 pub struct RawTensor {
-    storage: Arc<Storage>,
+    storage: StorageRef,
     layout: Layout,
     dtype: DType,
 }
@@ -55,7 +54,7 @@ impl RawTensor {
 
     /// A tensor over a new storage of `dtype` elements (kernels that build their result's
     /// storage in place, [`Storage::shared_small`]).
-    pub(crate) fn from_storage(storage: Arc<Storage>, layout: Layout, dtype: DType) -> RawTensor {
+    pub(crate) fn from_storage(storage: StorageRef, layout: Layout, dtype: DType) -> RawTensor {
         debug_assert_eq!(storage.read().dtype(), dtype);
         RawTensor { storage, layout, dtype }
     }
@@ -83,7 +82,7 @@ impl RawTensor {
     }
 
     /// The storage (shared by all views).
-    pub fn storage(&self) -> &Arc<Storage> {
+    pub fn storage(&self) -> &StorageRef {
         &self.storage
     }
 
@@ -109,7 +108,7 @@ impl RawTensor {
 
     /// Whether `self` and `other` view the same storage.
     pub fn same_storage(&self, other: &RawTensor) -> bool {
-        Arc::ptr_eq(&self.storage, &other.storage)
+        StorageRef::ptr_eq(&self.storage, &other.storage)
     }
 
     /// Swaps two dimensions (a view).
@@ -217,7 +216,7 @@ impl RawTensor {
     /// A contiguous copy into a new storage.
     pub fn copy(&self) -> RawTensor {
         // a few elements go inline (no heap allocation), as kernels' results do
-        fn small<T: BufferElement>(r: &RawTensor) -> Option<Arc<Storage>> {
+        fn small<T: BufferElement>(r: &RawTensor) -> Option<StorageRef> {
             r.with_slice::<T, _>(|s, l| {
                 Storage::shared_small::<T>(l.numel(), |dst| match l.contiguous_range() {
                     Some(range) => dst.copy_from_slice(&s[range]),

@@ -4,7 +4,12 @@ use crate::backoff::Backoff;
 use crate::dtype::{DType, Element};
 use std::ops::Deref;
 use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// A shared handle on a storage: the storages of a tensor and its views are one
+/// `StorageRef`. A [`triomphe::Arc`], which has no weak handles (nothing needs one), so
+/// that dropping it takes one locked instruction, not a std `Arc`'s two.
+pub type StorageRef = triomphe::Arc<Storage>;
 
 /// The elements of a storage, one variant per dtype, or a few elements of any dtype kept
 /// inline ([`Buffer::Small`]).
@@ -398,11 +403,11 @@ impl Storage {
     /// let s = Storage::shared(Buffer::F64(vec![1.0, 2.0]));
     /// assert_eq!(s.read().len(), 2);
     /// ```
-    pub fn shared(buf: Buffer) -> Arc<Storage> {
+    pub fn shared(buf: Buffer) -> StorageRef {
         if let Some(b) = SmallBuffer::of(&buf) {
             return Self::shared_inline(b);
         }
-        crate::arc::new_in_place(|slot| {
+        crate::arc::new_in_place_counted(|slot| {
             let s = slot.write(Storage::empty());
             if let Cell::Heap(lock) = &mut s.cell {
                 // the placeholder owns nothing: forgetting it skips a call to drop it
@@ -423,9 +428,9 @@ impl Storage {
     }
 
     #[inline]
-    fn shared_inline(b: SmallBuffer) -> Arc<Storage> {
+    fn shared_inline(b: SmallBuffer) -> StorageRef {
         crate::counter::STORAGES.inc();
-        crate::arc::new_in_place(|slot| {
+        crate::arc::new_in_place_counted(|slot| {
             slot.write(Storage { cell: Cell::Inline(InlineCell::new(b)), version: AtomicU64::new(0) })
         })
     }
@@ -444,12 +449,12 @@ impl Storage {
     /// assert!(Storage::shared_small::<f64>(3, |_| {}).is_none());
     /// ```
     #[inline]
-    pub fn shared_small<T: BufferElement>(n: usize, fill: impl FnOnce(&mut [T])) -> Option<Arc<Storage>> {
+    pub fn shared_small<T: BufferElement>(n: usize, fill: impl FnOnce(&mut [T])) -> Option<StorageRef> {
         if n * std::mem::size_of::<T>() > SmallBuffer::BYTES {
             return None;
         }
         crate::counter::STORAGES.inc();
-        Some(crate::arc::new_in_place(|slot| {
+        Some(crate::arc::new_in_place_counted(|slot| {
             let s = slot.write(Storage {
                 cell: Cell::Inline(InlineCell {
                     dtype: T::DTYPE,
@@ -545,7 +550,7 @@ impl Drop for Storage {
 mod tests {
     use super::*;
 
-    fn inline_f64(a: f64, b: f64) -> Arc<Storage> {
+    fn inline_f64(a: f64, b: f64) -> StorageRef {
         let s = Storage::shared(Buffer::F64(vec![a, b]));
         assert!(matches!(s.cell, Cell::Inline(_)), "two f64 are kept inline");
         s
