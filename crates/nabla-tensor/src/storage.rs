@@ -456,15 +456,8 @@ impl Storage {
         }
         crate::counter::STORAGES.inc();
         Some(crate::arc::new_in_place_counted(|slot| {
-            let s = slot.write(Storage {
-                cell: Cell::Inline(InlineCell {
-                    dtype: T::DTYPE,
-                    len: n as u8,
-                    seq: AtomicU32::new(0),
-                    data: [AtomicU64::new(0), AtomicU64::new(0)],
-                }),
-                version: AtomicU64::new(0),
-            });
+            let zeros = SmallBuffer { dtype: T::DTYPE, len: n as u8, data: [0; 2] };
+            let s = slot.write(Storage { cell: Cell::Inline(InlineCell::new(zeros)), version: AtomicU64::new(0) });
             if let Cell::Inline(c) = &mut s.cell {
                 // SAFETY: `AtomicU64` has the size, alignment and bit validity of `u64`, so
                 // the two are 16 8-aligned bytes of plain memory, all zero, which is a valid
