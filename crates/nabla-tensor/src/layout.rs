@@ -26,14 +26,20 @@ pub type Strides = SmallVec<[usize; 4]>;
 pub struct Layout {
     shape: Shape,
     strides: Strides,
-    /// The offset, with [`PACKED`] set when the elements are packed in row-major order
-    /// (worked out once, when the layout is made: kernels ask on every call; kept in the
-    /// offset's top bit so that a layout stays 88 bytes).
+    /// The offset, with [`PACKED`] set when the elements are packed in row-major order and
+    /// [`ROW_MAJOR`] when the strides are also exactly [`contiguous_strides`]' (worked out
+    /// once, when the layout is made: kernels ask on every call; kept in the offset's top
+    /// bits so that a layout stays 88 bytes).
     offset: usize,
 }
 
-/// The bit of `Layout::offset` saying the layout is contiguous (offsets stay below 2⁶³).
+/// The bit of `Layout::offset` saying the layout is contiguous (offsets stay below 2⁶²).
 const PACKED: usize = 1 << (usize::BITS - 1);
+/// The bit of `Layout::offset` saying the layout is packed with the strides
+/// [`contiguous_strides`] gives, size-1 dimensions included (what a new tensor has).
+const ROW_MAJOR: usize = 1 << (usize::BITS - 2);
+/// The flag bits of `Layout::offset`.
+const FLAGS: usize = PACKED | ROW_MAJOR;
 
 impl std::fmt::Debug for Layout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,9 +53,16 @@ impl std::fmt::Debug for Layout {
 
 impl Clone for Layout {
     /// A copy of the dimensions (`SmallVec`'s own `clone` goes element by element through
-    /// `Extend`; a layout is cloned for nearly every op, so inline dimensions are copied as
-    /// one block, and spilled ones as a slice).
+    /// `Extend`; a layout is cloned for nearly every op, so a layout whose dimensions are
+    /// inline is copied as one block of bytes, and spilled dimensions as slices).
+    #[inline]
     fn clone(&self) -> Layout {
+        if !self.shape.spilled() && !self.strides.spilled() {
+            // SAFETY: with both dimension vectors inline the layout owns no heap memory, so
+            // a bitwise copy is a second, independent layout with the same contents (the
+            // inline slots past a vector's length are `MaybeUninit`, copied as they are).
+            return unsafe { std::ptr::read(self) };
+        }
         Layout { shape: copy_dims(&self.shape), strides: copy_dims(&self.strides), offset: self.offset }
     }
 }
@@ -83,6 +96,18 @@ fn packed(shape: &[usize], strides: &[usize]) -> bool {
             return false;
         }
         expected *= d;
+    }
+    true
+}
+
+/// Whether `strides` are exactly the row-major strides of `shape` ([`contiguous_strides`]).
+fn row_major(shape: &[usize], strides: &[usize]) -> bool {
+    let mut expected = 1usize;
+    for (&d, &st) in shape.iter().zip(strides).rev() {
+        if st != expected {
+            return false;
+        }
+        expected *= d.max(1);
     }
     true
 }
@@ -142,7 +167,7 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Sh
 impl Layout {
     /// A row-major layout of `shape` at offset 0.
     pub fn contiguous(shape: &[usize]) -> Layout {
-        Layout { shape: Shape::from_slice(shape), strides: contiguous_strides(shape), offset: PACKED }
+        Layout { shape: Shape::from_slice(shape), strides: contiguous_strides(shape), offset: PACKED | ROW_MAJOR }
     }
 
     /// A layout from owned parts, with its contiguity worked out.
@@ -154,8 +179,14 @@ impl Layout {
 
     /// Works out the contiguity bit again (after a change of shape or strides).
     fn set_packed(&mut self) {
-        let flag = if packed(&self.shape, &self.strides) { PACKED } else { 0 };
-        self.offset = (self.offset & !PACKED) | flag;
+        let flags = if !packed(&self.shape, &self.strides) {
+            0
+        } else if row_major(&self.shape, &self.strides) {
+            PACKED | ROW_MAJOR
+        } else {
+            PACKED
+        };
+        self.offset = (self.offset & !FLAGS) | flags;
     }
 
     /// A layout from its parts (no checks: the caller keeps it inside the storage).
@@ -171,16 +202,8 @@ impl Layout {
     /// A row-major layout of the same shape at offset 0 (reusing this layout's strides when
     /// they already are row-major).
     pub fn contiguous_like(&self) -> Layout {
-        // packed, and with the strides `contiguous_strides` gives (size-1 dimensions too)
-        let row_major = self.is_contiguous() && {
-            let mut expected = 1usize;
-            self.shape.iter().zip(&self.strides).rev().all(|(&d, &st)| {
-                let ok = st == expected;
-                expected *= d.max(1);
-                ok
-            })
-        };
-        if self.offset() == 0 && row_major {
+        // at offset 0 with the strides `contiguous_strides` gives (size-1 dimensions too)
+        if self.offset == PACKED | ROW_MAJOR {
             return self.clone();
         }
         Layout::contiguous(&self.shape)
@@ -198,7 +221,7 @@ impl Layout {
 
     /// Index of the first element in the storage.
     pub fn offset(&self) -> usize {
-        self.offset & !PACKED
+        self.offset & !FLAGS
     }
 
     /// Number of dimensions.
@@ -255,7 +278,7 @@ impl Layout {
     pub fn slice(&self, dim: usize, start: usize, len: usize, step: usize) -> Layout {
         let mut l = self.clone();
         if len > 0 {
-            l.offset += start * self.strides[dim]; // below the bit: offsets stay < 2⁶³
+            l.offset += start * self.strides[dim]; // below the flag bits: offsets stay < 2⁶²
         }
         l.shape[dim] = len;
         l.strides[dim] *= step;
@@ -305,7 +328,9 @@ impl Layout {
         let st = if dim < self.ndim() { self.strides[dim] * self.shape[dim] } else { 1 };
         l.shape.insert(dim, 1);
         l.strides.insert(dim, st);
-        // a size-1 dimension changes nothing: the contiguity bit stays as it was
+        // a size-1 dimension leaves the elements packed or not, but its stride is only
+        // the row-major one when the dimension it sits before is not empty
+        l.set_packed();
         l
     }
 
@@ -494,9 +519,18 @@ mod tests {
             Layout::from_parts(&[3, 1], &[1, 7], 5),
         ];
         views.extend(views.iter().filter_map(|l| l.view(&[l.numel()])).collect::<Vec<_>>());
+        views.push(Layout::contiguous(&[0, 3]).unsqueeze(1));
+        views.push(Layout::contiguous(&[2, 0]).unsqueeze(1));
         for l in &views {
             assert_eq!(l.is_contiguous(), visits_in_order(l), "{l:?}");
             assert_eq!(l.clone().is_contiguous(), l.is_contiguous());
+            // the cached row-major bit, by its definition
+            let row_major = l.is_contiguous() && l.strides() == &contiguous_strides(l.shape())[..];
+            assert_eq!(l.offset & ROW_MAJOR != 0, row_major, "{l:?}");
+            // contiguous_like: the shape, at offset 0, with row-major strides
+            let c = l.contiguous_like();
+            assert_eq!((c.shape(), c.strides(), c.offset()), (l.shape(), &contiguous_strides(l.shape())[..], 0));
+            assert!(c.is_contiguous() && c == Layout::contiguous(l.shape()), "{l:?}");
         }
         assert!(!base.transpose(0, 1).is_contiguous() && base.slice(0, 1, 1, 1).is_contiguous());
     }
