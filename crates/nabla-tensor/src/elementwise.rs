@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::iter::for_each_row_n;
 use crate::layout::{broadcast_shapes, same_shape, Layout};
 use crate::raw::RawTensor;
-use crate::storage::{Buffer, BufferElement, Storage};
+use crate::storage::{Buffer, BufferElement, SmallBuffer, Storage, StorageRef};
 use std::mem::MaybeUninit;
 
 /// Element counts above which kernels split the work over the thread pool.
@@ -116,6 +116,60 @@ fn zip_assign_into<T: Float, K: BinaryKernel>(k: &K, a: &mut [T], b: &[T]) {
     }
 }
 
+/// `k` on an operand packed in an inline storage (a few elements), on a copy of its bytes:
+/// [`zip_small`]'s one-operand twin.
+#[inline]
+fn map_small<K: UnaryKernel>(a: &RawTensor, k: &K) -> Option<RawTensor> {
+    let r = a.layout().contiguous_range()?;
+    let sa = a.storage().small()?;
+    fn go<T: Float>(sa: &SmallBuffer, r: std::ops::Range<usize>, k: &impl UnaryKernel) -> Option<StorageRef> {
+        let x = &sa.slice::<T>()?[r];
+        Storage::shared_small::<T>(x.len(), |out| {
+            for (o, &p) in out.iter_mut().zip(x) {
+                *o = k.f(p);
+            }
+        })
+    }
+    let storage = match a.dtype() {
+        DType::F32 => go::<f32>(&sa, r, k)?,
+        DType::F64 => go::<f64>(&sa, r, k)?,
+        _ => return None,
+    };
+    Some(RawTensor::from_storage(storage, a.layout().contiguous_like(), a.dtype()))
+}
+
+/// `k` on two operands of one dtype and shape, packed in inline storages (a few elements
+/// each): on copies of their bytes, with no guard, buffer match or vector loop around
+/// them. Most ops of a graph over scalars come here.
+#[inline]
+fn zip_small<K: BinaryKernel>(a: &RawTensor, b: &RawTensor, k: &K) -> Option<RawTensor> {
+    if a.dtype() != b.dtype() || !same_shape(a.shape(), b.shape()) {
+        return None;
+    }
+    let (ra, rb) = (a.layout().contiguous_range()?, b.layout().contiguous_range()?);
+    let (sa, sb) = (a.storage().small()?, b.storage().small()?);
+    fn go<T: Float>(
+        sa: &SmallBuffer,
+        sb: &SmallBuffer,
+        ra: std::ops::Range<usize>,
+        rb: std::ops::Range<usize>,
+        k: &impl BinaryKernel,
+    ) -> Option<StorageRef> {
+        let (x, y) = (&sa.slice::<T>()?[ra], &sb.slice::<T>()?[rb]);
+        Storage::shared_small::<T>(x.len(), |out| {
+            for ((o, &p), &q) in out.iter_mut().zip(x).zip(y) {
+                *o = k.f(p, q);
+            }
+        })
+    }
+    let storage = match a.dtype() {
+        DType::F32 => go::<f32>(&sa, &sb, ra, rb, k)?,
+        DType::F64 => go::<f64>(&sa, &sb, ra, rb, k)?,
+        _ => return None,
+    };
+    Some(RawTensor::from_storage(storage, a.layout().contiguous_like(), a.dtype()))
+}
+
 /// A storage of `n` elements, element `i` written by `fill(i0.., out)` for the chunk
 /// starting at `i0`: kept inline and written in place when it is a few elements
 /// ([`Storage::shared_small`]: no buffer allocation, nothing moved), else a vector from the
@@ -159,7 +213,7 @@ fn map_t<T: Float, K: UnaryKernel>(a: &RawTensor, k: &K) -> RawTensor {
             Storage::shared(T::into_buffer(out))
         }
     });
-    RawTensor::from_storage(out, Layout::contiguous(a.shape()), T::DTYPE)
+    RawTensor::from_storage(out, a.layout().contiguous_like(), T::DTYPE)
 }
 
 fn zip_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, shape: &[usize], k: &K) -> Result<RawTensor> {
@@ -251,6 +305,9 @@ fn zip_assign_t<T: Float, K: BinaryKernel>(a: &RawTensor, b: &RawTensor, k: &K) 
 impl RawTensor {
     /// Applies `k` to every element (float tensors only).
     pub fn map<K: UnaryKernel>(&self, op: &'static str, k: &K) -> Result<RawTensor> {
+        if let Some(out) = map_small(self, k) {
+            return Ok(out);
+        }
         match self.dtype() {
             DType::F32 => Ok(map_t::<f32, K>(self, k)),
             DType::F64 => Ok(map_t::<f64, K>(self, k)),
@@ -261,6 +318,9 @@ impl RawTensor {
     /// Applies `k` to pairs of elements after broadcasting. Both operands must have the
     /// same float dtype (promotion is the caller's job).
     pub fn zip<K: BinaryKernel>(&self, op: &'static str, other: &RawTensor, k: &K) -> Result<RawTensor> {
+        if let Some(out) = zip_small(self, other, k) {
+            return Ok(out);
+        }
         if self.dtype() == other.dtype() && same_shape(self.shape(), other.shape()) && self.numel() < PARALLEL_THRESHOLD
         {
             // the common small case: same shape, both packed; no broadcasting bookkeeping
@@ -372,5 +432,99 @@ impl RawTensor {
             DType::I64 => sel::<i64>(&m, a, b, &shape),
             DType::Bool => sel::<bool>(&m, a, b, &shape),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::contiguous_strides;
+
+    struct Sub;
+    impl BinaryKernel for Sub {
+        fn f<T: Float>(&self, a: T, b: T) -> T {
+            a - b
+        }
+    }
+
+    struct Cube;
+    impl UnaryKernel for Cube {
+        fn f<T: Float>(&self, x: T) -> T {
+            x * x * x
+        }
+    }
+
+    fn view(t: &RawTensor, shape: &[usize], strides: &[usize], offset: usize) -> RawTensor {
+        t.with_layout(Layout::from_parts(shape, strides, offset))
+    }
+
+    /// The same values in a storage too large to be kept inline, viewed with `shape`.
+    fn on_heap(v: &[f32], shape: &[usize]) -> RawTensor {
+        let mut data = v.to_vec();
+        data.resize(v.len() + 8, 0.0);
+        view(&RawTensor::from_vec(data, &[v.len() + 8]), shape, &contiguous_strides(shape), 0)
+    }
+
+    #[test]
+    fn inline_operands_give_what_large_storages_give() {
+        let (a, b) = ([1.5f32, -2.0, 4.0], [0.25f32, 3.0, -1.0]);
+        let (ia, ib) = (RawTensor::from_vec(a.to_vec(), &[3]), RawTensor::from_vec(b.to_vec(), &[3]));
+        assert!(ia.storage().small().is_some() && on_heap(&a, &[3]).storage().small().is_none());
+        let small = ia.zip("sub", &ib, &Sub).unwrap();
+        let large = on_heap(&a, &[3]).zip("sub", &on_heap(&b, &[3]), &Sub).unwrap();
+        assert_eq!(small.to_vec::<f32>(), vec![1.25, -5.0, 5.0]);
+        assert_eq!(small.to_vec::<f32>(), large.to_vec::<f32>());
+        assert_eq!((small.shape(), small.layout().offset()), (&[3][..], 0));
+        assert!(small.layout().is_contiguous() && small.storage().small().is_some());
+        let cubed = ia.map("cube", &Cube).unwrap();
+        assert_eq!(cubed.to_vec::<f32>(), vec![3.375, -8.0, 64.0]);
+        assert_eq!(cubed.to_vec::<f32>(), on_heap(&a, &[3]).map("cube", &Cube).unwrap().to_vec::<f32>());
+
+        // f64, two to a storage
+        let x = RawTensor::from_vec(vec![2.0f64, -0.5], &[1, 2]);
+        let y = RawTensor::from_vec(vec![1.0f64, 0.25], &[1, 2]);
+        assert_eq!(x.zip("sub", &y, &Sub).unwrap().to_vec::<f64>(), vec![1.0, -0.75]);
+        assert_eq!(x.map("cube", &Cube).unwrap().to_vec::<f64>(), vec![8.0, -0.125]);
+        assert_eq!(x.zip("sub", &y, &Sub).unwrap().shape(), &[1, 2]);
+    }
+
+    #[test]
+    fn views_into_inline_storages_read_their_own_elements() {
+        let t = RawTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[4]);
+        assert!(t.storage().small().is_some());
+        // packed views at an offset
+        let (hi, mid) = (view(&t, &[2], &[1], 2), view(&t, &[2], &[1], 1));
+        let d = hi.zip("sub", &mid, &Sub).unwrap();
+        assert_eq!((d.to_vec::<f32>(), d.layout().offset()), (vec![1.0, 1.0], 0));
+        assert_eq!(hi.map("cube", &Cube).unwrap().to_vec::<f32>(), vec![27.0, 64.0]);
+        // a size-1 dimension with an odd stride is still packed; the result is row-major
+        let odd = view(&t, &[1, 2], &[7, 1], 1);
+        let r = odd.zip("sub", &view(&t, &[1, 2], &[2, 1], 0), &Sub).unwrap();
+        assert_eq!((r.to_vec::<f32>(), r.layout().strides()), (vec![1.0, 1.0], &[2, 1][..]));
+        // not packed (a transpose): the general path
+        let tr = view(&t, &[2, 2], &[1, 2], 0);
+        assert_eq!(
+            tr.zip("sub", &t.with_layout(Layout::contiguous(&[2, 2])), &Sub).unwrap().to_vec::<f32>(),
+            vec![0.0, 1.0, -1.0, 0.0]
+        );
+        assert_eq!(tr.map("cube", &Cube).unwrap().to_vec::<f32>(), vec![1.0, 27.0, 8.0, 64.0]);
+        // copies: of the whole storage, and of a part of it
+        let whole = t.copy();
+        assert!(!whole.same_storage(&t) && whole.storage().small().is_some());
+        assert_eq!(whole.to_vec::<f32>(), vec![1.0, 2.0, 3.0, 4.0]);
+        assert_eq!(hi.copy().to_vec::<f32>(), vec![3.0, 4.0]);
+        assert_eq!(odd.copy().layout().strides(), &[2, 1]);
+        assert_eq!(tr.copy().to_vec::<f32>(), vec![1.0, 3.0, 2.0, 4.0]);
+    }
+
+    #[test]
+    fn inline_operands_of_other_dtypes_or_shapes_take_the_general_path() {
+        let a = RawTensor::from_vec(vec![1.0f32, 2.0], &[2]);
+        let e = a.zip("sub", &RawTensor::from_vec(vec![1.0f64, 2.0], &[2]), &Sub).unwrap_err();
+        assert!(e.to_string().contains("dtypes"), "{e}");
+        // broadcasting: [2] against [1]
+        let b = RawTensor::from_vec(vec![0.5f32], &[1]);
+        assert_eq!(a.zip("sub", &b, &Sub).unwrap().to_vec::<f32>(), vec![0.5, 1.5]);
+        assert!(RawTensor::from_vec(vec![1i64], &[1]).map("cube", &Cube).is_err());
     }
 }

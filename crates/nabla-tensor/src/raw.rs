@@ -215,6 +215,12 @@ impl RawTensor {
 
     /// A contiguous copy into a new storage.
     pub fn copy(&self) -> RawTensor {
+        // a packed view of a whole inline storage: its bytes, as they are
+        if self.layout.is_contiguous() && self.layout.offset() == 0 {
+            if let Some(storage) = self.storage.copy_small(self.numel()) {
+                return Self::from_storage(storage, self.layout.contiguous_like(), self.dtype);
+            }
+        }
         // a few elements go inline (no heap allocation), as kernels' results do
         fn small<T: BufferElement>(r: &RawTensor) -> Option<StorageRef> {
             r.with_slice::<T, _>(|s, l| {
@@ -231,7 +237,7 @@ impl RawTensor {
             DType::Bool => small::<bool>(self),
         };
         if let Some(storage) = small {
-            return Self::from_storage(storage, Layout::contiguous(self.shape()), self.dtype);
+            return Self::from_storage(storage, self.layout.contiguous_like(), self.dtype);
         }
         let buf = match self.dtype {
             DType::F32 => Buffer::F32(self.to_vec_exact::<f32>()),

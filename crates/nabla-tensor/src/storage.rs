@@ -81,7 +81,7 @@ impl SmallBuffer {
         }
     }
 
-    fn slice<T: BufferElement>(&self) -> Option<&[T]> {
+    pub(crate) fn slice<T: BufferElement>(&self) -> Option<&[T]> {
         // SAFETY: `data` is 8-aligned and holds `len` elements of `dtype` (checked to be `T`)
         // within its 16 bytes (`zeroed`); it starts zeroed, which is a valid value of every
         // element type (0, 0.0, false), and is only written through `slice_mut` as `T`.
@@ -426,6 +426,24 @@ impl Storage {
     fn empty() -> Storage {
         crate::counter::STORAGES.inc();
         Storage { cell: Cell::Heap(RwLock::new(Buffer::Bool(Vec::new()))), version: AtomicU64::new(0) }
+    }
+
+    /// A copy of the elements of an inline storage; `None` for a larger one (behind a lock).
+    #[inline]
+    pub(crate) fn small(&self) -> Option<SmallBuffer> {
+        match &self.cell {
+            Cell::Inline(c) => Some(c.load()),
+            Cell::Heap(_) => None,
+        }
+    }
+
+    /// A new shared storage holding a copy of this one's elements, when they are inline and
+    /// `numel` of them starting at element 0 are all there are (a packed tensor over the
+    /// whole storage): the 16 bytes are copied as they are.
+    #[inline]
+    pub(crate) fn copy_small(&self, numel: usize) -> Option<StorageRef> {
+        let b = self.small()?;
+        (b.len as usize == numel).then(|| Storage::shared_inline(b))
     }
 
     #[inline]
