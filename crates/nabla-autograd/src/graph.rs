@@ -211,8 +211,11 @@ impl NodeHeader {
 impl Drop for NodeHeader {
     fn drop(&mut self) {
         nabla_tensor::counter::NODES.dec();
-        for n in self.next.drain(..).flatten() {
-            defer_drop(n);
+        // taken out slot by slot (a `drain` with `flatten` costs more than the drops)
+        for slot in self.next.iter_mut() {
+            if let Some(n) = slot.take() {
+                defer_drop(n);
+            }
         }
     }
 }

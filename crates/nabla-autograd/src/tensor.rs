@@ -57,7 +57,7 @@ pub(crate) struct Meta {
     pub(crate) retains_grad: bool,
     /// Hooks and name, which few tensors have: boxed, so that the metadata every tensor
     /// carries (and makes, and drops) stays small.
-    pub(crate) extra: Option<Box<MetaExtra>>,
+    pub(crate) extra: Extra,
     /// The leaf's `AccumulateGrad` node, made on its first use in a graph.
     pub(crate) accumulator: Option<NodeRef>,
     /// Made by an op on inputs that required grad, while grad mode was off.
@@ -66,6 +66,26 @@ pub(crate) struct Meta {
     pub(crate) detached: bool,
     /// A view of another tensor's storage (in-place on it needs care).
     pub(crate) is_view: bool,
+}
+
+/// The boxed [`MetaExtra`], if any. Its drop checks for one inline and frees it out of line:
+/// the drop glue of `Option<Box<MetaExtra>>` is a call on every tensor freed, though few
+/// have one.
+#[derive(Default)]
+pub(crate) struct Extra(Option<Box<MetaExtra>>);
+
+impl Drop for Extra {
+    #[inline]
+    fn drop(&mut self) {
+        #[cold]
+        #[inline(never)]
+        fn free(e: Box<MetaExtra>) {
+            drop(e);
+        }
+        if let Some(e) = self.0.take() {
+            free(e);
+        }
+    }
 }
 
 /// The rarely set part of a tensor's metadata.
@@ -78,17 +98,17 @@ pub(crate) struct MetaExtra {
 impl Meta {
     /// The tensor's hooks, in registration order.
     pub(crate) fn hooks(&self) -> &[(u64, Hook)] {
-        self.extra.as_ref().map_or(&[], |e| &e.hooks)
+        self.extra.0.as_ref().map_or(&[], |e| &e.hooks)
     }
 
     /// The name given by `named`.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.extra.as_ref().and_then(|e| e.name.as_deref())
+        self.extra.0.as_ref().and_then(|e| e.name.as_deref())
     }
 
     /// The rare fields, made on first use.
     pub(crate) fn extra_mut(&mut self) -> &mut MetaExtra {
-        self.extra.get_or_insert_with(Default::default)
+        self.extra.0.get_or_insert_with(Default::default)
     }
 }
 
@@ -499,7 +519,7 @@ impl HookHandle {
     pub fn remove(self) {
         if let Some(t) = self.tensor.upgrade() {
             let mut m = t.meta.lock();
-            if let Some(e) = m.extra.as_mut() {
+            if let Some(e) = m.extra.0.as_mut() {
                 e.hooks.retain(|(id, _)| *id != self.id);
             }
         }
