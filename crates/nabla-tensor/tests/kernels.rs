@@ -2,7 +2,8 @@
 //! parallel threshold.
 
 use nabla_tensor::elementwise::{BinaryKernel, UnaryKernel};
-use nabla_tensor::{Float, RawTensor};
+use nabla_tensor::layout::contiguous_strides;
+use nabla_tensor::{Buffer, Float, Layout, RawTensor};
 
 struct Sub;
 impl BinaryKernel for Sub {
@@ -279,4 +280,83 @@ fn results_of_a_few_elements_live_inline_and_behave_like_any_buffer() {
     assert!(!is_small(&ints.copy()) && ints.copy().to_vec::<i64>() == vec![7, -3, 5]);
     let pair = ints.with_layout(ints.layout().slice(0, 1, 2, 1));
     assert!(is_small(&pair.copy()) && pair.copy().to_vec::<i64>() == vec![-3, 5]);
+}
+
+/// Whether the tensor's elements are kept inline in its storage (a few of them).
+fn inline(t: &RawTensor) -> bool {
+    matches!(&*t.storage().read(), Buffer::Small(_))
+}
+
+fn view(t: &RawTensor, shape: &[usize], strides: &[usize], offset: usize) -> RawTensor {
+    t.with_layout(Layout::from_parts(shape, strides, offset))
+}
+
+/// The same values in a storage too large to be kept inline, viewed with `shape`.
+fn on_heap(v: &[f32], shape: &[usize]) -> RawTensor {
+    let mut data = v.to_vec();
+    data.resize(v.len() + 8, 0.0);
+    view(&RawTensor::from_vec(data, &[v.len() + 8]), shape, &contiguous_strides(shape), 0)
+}
+
+#[test]
+fn inline_operands_give_what_large_storages_give() {
+    let (a, b) = ([1.5f32, -2.0, 4.0], [0.25f32, 3.0, -1.0]);
+    let (ia, ib) = (RawTensor::from_vec(a.to_vec(), &[3]), RawTensor::from_vec(b.to_vec(), &[3]));
+    assert!(inline(&ia) && !inline(&on_heap(&a, &[3])));
+    let small = ia.zip("sub", &ib, &Sub).unwrap();
+    let large = on_heap(&a, &[3]).zip("sub", &on_heap(&b, &[3]), &Sub).unwrap();
+    assert_eq!(small.to_vec::<f32>(), vec![1.25, -5.0, 5.0]);
+    assert_eq!(small.to_vec::<f32>(), large.to_vec::<f32>());
+    assert_eq!((small.shape(), small.layout().offset()), (&[3][..], 0));
+    assert!(small.layout().is_contiguous() && inline(&small));
+    let cubed = ia.map("cube", &Cube).unwrap();
+    assert_eq!(cubed.to_vec::<f32>(), vec![3.375, -8.0, 64.0]);
+    assert_eq!(cubed.to_vec::<f32>(), on_heap(&a, &[3]).map("cube", &Cube).unwrap().to_vec::<f32>());
+
+    // f64, two to a storage
+    let x = RawTensor::from_vec(vec![2.0f64, -0.5], &[1, 2]);
+    let y = RawTensor::from_vec(vec![1.0f64, 0.25], &[1, 2]);
+    assert_eq!(x.zip("sub", &y, &Sub).unwrap().to_vec::<f64>(), vec![1.0, -0.75]);
+    assert_eq!(x.map("cube", &Cube).unwrap().to_vec::<f64>(), vec![8.0, -0.125]);
+    assert_eq!(x.zip("sub", &y, &Sub).unwrap().shape(), &[1, 2]);
+}
+
+#[test]
+fn views_into_inline_storages_read_their_own_elements() {
+    let t = RawTensor::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[4]);
+    assert!(inline(&t));
+    // packed views at an offset
+    let (hi, mid) = (view(&t, &[2], &[1], 2), view(&t, &[2], &[1], 1));
+    let d = hi.zip("sub", &mid, &Sub).unwrap();
+    assert_eq!((d.to_vec::<f32>(), d.layout().offset()), (vec![1.0, 1.0], 0));
+    assert_eq!(hi.map("cube", &Cube).unwrap().to_vec::<f32>(), vec![27.0, 64.0]);
+    // a size-1 dimension with an odd stride is still packed; the result is row-major
+    let odd = view(&t, &[1, 2], &[7, 1], 1);
+    let r = odd.zip("sub", &view(&t, &[1, 2], &[2, 1], 0), &Sub).unwrap();
+    assert_eq!((r.to_vec::<f32>(), r.layout().strides()), (vec![1.0, 1.0], &[2, 1][..]));
+    // not packed (a transpose): the general path
+    let tr = view(&t, &[2, 2], &[1, 2], 0);
+    assert_eq!(
+        tr.zip("sub", &t.with_layout(Layout::contiguous(&[2, 2])), &Sub).unwrap().to_vec::<f32>(),
+        vec![0.0, 1.0, -1.0, 0.0]
+    );
+    assert_eq!(tr.map("cube", &Cube).unwrap().to_vec::<f32>(), vec![1.0, 27.0, 8.0, 64.0]);
+    // copies: of the whole storage, and of a part of it
+    let whole = t.copy();
+    assert!(!whole.same_storage(&t) && inline(&whole));
+    assert_eq!(whole.to_vec::<f32>(), vec![1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(hi.copy().to_vec::<f32>(), vec![3.0, 4.0]);
+    assert_eq!(odd.copy().layout().strides(), &[2, 1]);
+    assert_eq!(tr.copy().to_vec::<f32>(), vec![1.0, 3.0, 2.0, 4.0]);
+}
+
+#[test]
+fn inline_operands_of_other_dtypes_or_shapes_take_the_general_path() {
+    let a = RawTensor::from_vec(vec![1.0f32, 2.0], &[2]);
+    let e = a.zip("sub", &RawTensor::from_vec(vec![1.0f64, 2.0], &[2]), &Sub).unwrap_err();
+    assert!(e.to_string().contains("dtypes"), "{e}");
+    // broadcasting: [2] against [1]
+    let b = RawTensor::from_vec(vec![0.5f32], &[1]);
+    assert_eq!(a.zip("sub", &b, &Sub).unwrap().to_vec::<f32>(), vec![0.5, 1.5]);
+    assert!(RawTensor::from_vec(vec![1i64], &[1]).map("cube", &Cube).is_err());
 }
