@@ -221,9 +221,11 @@ impl Drop for NodeHeader {
 }
 
 /// A node of the graph, whatever its op (object-safe face of [`OpNode`] and [`AccumulateGrad`]).
-pub(crate) trait NodeDyn: Send + Sync {
-    fn header(&self) -> &NodeHeader;
-    fn name(&self) -> &'static str;
+///
+/// # Safety
+/// An implementor is `repr(C)` with its [`NodeHeader`] as its first field, so that
+/// [`header`](#method.header) finds the header where the node starts.
+pub(crate) unsafe trait NodeDyn: Send + Sync {
     /// Runs the rule. Errors if its saved tensors were freed by an earlier backward.
     fn apply(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads>;
     /// Frees saved tensors (after a backward without `retain_graph`).
@@ -244,20 +246,38 @@ pub(crate) trait NodeDyn: Send + Sync {
     fn with_backward(&self, _f: &mut dyn FnMut(Option<&dyn Backward>)) {}
 }
 
+impl dyn NodeDyn {
+    /// The node's header, read where the node starts instead of through a call by the
+    /// vtable (the engine asks each node for its header several times, and the compiler
+    /// cannot merge calls through a vtable).
+    #[inline]
+    pub(crate) fn header(&self) -> &NodeHeader {
+        // SAFETY: every implementor is `repr(C)` with the header as its first field (the
+        // trait's contract), so the node's address is its header's.
+        unsafe { &*(self as *const dyn NodeDyn).cast::<NodeHeader>() }
+    }
+
+    /// The op's name as PyTorch prints it (`"MulBackward"`, `"AccumulateGrad"`).
+    #[inline]
+    pub(crate) fn name(&self) -> &'static str {
+        self.header().name
+    }
+}
+
+// `NodeDyn::header`'s contract, checked where the compiler can: `repr(C)` puts the first
+// field at offset 0 (for `OpNode`, whatever its rule; see the test below).
+const _: () = assert!(std::mem::offset_of!(AccumulateGrad, header) == 0);
+
 /// A node running a [`Backward`] rule; one allocation holds the header and the rule.
+#[repr(C)]
 pub(crate) struct OpNode<B: Backward> {
     pub(crate) header: NodeHeader,
     pub(crate) op: SpinLock<Option<B>>,
     pub(crate) released: AtomicBool,
 }
 
-impl<B: Backward> NodeDyn for OpNode<B> {
-    fn header(&self) -> &NodeHeader {
-        &self.header
-    }
-    fn name(&self) -> &'static str {
-        self.header.name
-    }
+// SAFETY: `repr(C)`, header first.
+unsafe impl<B: Backward> NodeDyn for OpNode<B> {
     fn apply(&self, node: &NodeRef, grad: &Tensor) -> Result<Grads> {
         let guard = self.op.lock();
         match guard.as_ref() {
@@ -319,18 +339,14 @@ fn freed_error() -> Error {
 /// The leaf owns it (made on the leaf's first use in a graph, then shared by every graph
 /// the leaf joins) and the node points back at the leaf weakly: no cycle, and a graph
 /// does not make a new node for every leaf it uses.
+#[repr(C)]
 pub(crate) struct AccumulateGrad {
     pub(crate) header: NodeHeader,
     pub(crate) leaf: Weak<TensorImpl>,
 }
 
-impl NodeDyn for AccumulateGrad {
-    fn header(&self) -> &NodeHeader {
-        &self.header
-    }
-    fn name(&self) -> &'static str {
-        "AccumulateGrad"
-    }
+// SAFETY: `repr(C)`, header first.
+unsafe impl NodeDyn for AccumulateGrad {
     fn apply(&self, _node: &NodeRef, _grad: &Tensor) -> Result<Grads> {
         Ok(Grads::new())
     }
@@ -395,5 +411,33 @@ pub(crate) fn defer_drop(n: NodeRef) {
             Some(node) => drop(node),
             None => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_starts_with_its_header_whatever_its_rule() {
+        // a rule aligned more strictly than the header (which default layout could put first)
+        #[repr(align(64))]
+        struct Big(u8);
+        impl Backward for Big {
+            fn name(&self) -> &'static str {
+                ["Big", "Bigger"][self.0 as usize % 2]
+            }
+            fn backward(&self, _: &BackwardCtx<'_>, _: &Tensor) -> Result<Grads> {
+                Ok(Grads::new())
+            }
+        }
+        assert_eq!(std::mem::offset_of!(OpNode<Big>, header), 0);
+        // and the header read where a node starts is that node's
+        let x = Tensor::from_vec(vec![1.0f32], &[1]).requires_grad_(true);
+        let y = &x * 2.0;
+        let node = y.grad_node().expect("y has a node");
+        assert_eq!(node.name(), "MulBackward");
+        let acc = node.header().next[0].clone().expect("x's accumulator");
+        assert_eq!((acc.name(), acc.header().out_shape.as_slice()), ("AccumulateGrad", &[1][..]));
     }
 }
