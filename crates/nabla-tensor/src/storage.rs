@@ -7,9 +7,10 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A shared handle on a storage: the storages of a tensor and its views are one
-/// `StorageRef`. A [`triomphe::Arc`], which has no weak handles (nothing needs one), so
-/// that dropping it takes one locked instruction, not a std `Arc`'s two.
-pub type StorageRef = triomphe::Arc<Storage>;
+/// `StorageRef`. A [`Shared`](crate::arc::Shared), which has no weak handles (nothing
+/// needs one), so that dropping the last handle takes no locked instruction (a std
+/// `Arc`'s takes two).
+pub type StorageRef = crate::arc::Shared<Storage>;
 
 /// The elements of a storage, one variant per dtype, or a few elements of any dtype kept
 /// inline ([`Buffer::Small`]).
@@ -408,7 +409,7 @@ impl Storage {
         if let Some(b) = SmallBuffer::of(&buf) {
             return Self::shared_inline(b);
         }
-        crate::arc::new_in_place_counted(|slot| {
+        crate::arc::Shared::new_in_place(|slot| {
             let s = slot.write(Storage::empty());
             if let Cell::Heap(lock) = &mut s.cell {
                 // the placeholder owns nothing: forgetting it skips a call to drop it
@@ -449,7 +450,7 @@ impl Storage {
     #[inline]
     fn shared_inline(b: SmallBuffer) -> StorageRef {
         crate::counter::STORAGES.inc();
-        crate::arc::new_in_place_counted(|slot| {
+        crate::arc::Shared::new_in_place(|slot| {
             slot.write(Storage { cell: Cell::Inline(InlineCell::new(b)), version: AtomicU64::new(0) })
         })
     }
@@ -473,7 +474,7 @@ impl Storage {
             return None;
         }
         crate::counter::STORAGES.inc();
-        Some(crate::arc::new_in_place_counted(|slot| {
+        Some(crate::arc::Shared::new_in_place(|slot| {
             let zeros = SmallBuffer { dtype: T::DTYPE, len: n as u8, data: [0; 2] };
             let s = slot.write(Storage { cell: Cell::Inline(InlineCell::new(zeros)), version: AtomicU64::new(0) });
             if let Cell::Inline(c) = &mut s.cell {
