@@ -11,16 +11,97 @@ use crate::tensor::{Tensor, TensorImpl};
 use nabla_tensor::{DType, Error, RawTensor, Result, Shape};
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
+use std::mem::MaybeUninit;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Weak;
 use std::thread::LocalKey;
 
 /// Gradients returned by a backward function, one per input (`None`: no gradient).
 pub type Grads = SmallVec<[Option<Tensor>; 2]>;
 
-/// A shared reference to a graph node.
-pub(crate) type NodeRef = Arc<dyn NodeDyn>;
+/// A shared handle on a graph node, counted in the node's header ([`NodeHeader::refs`]).
+///
+/// Nodes have no weak handles, so the count is the only one, and the last handle frees the
+/// node without a locked instruction when it finds itself the only one (as
+/// [`nabla_tensor::arc::Shared`] does for storages). A std `Arc` takes two locked
+/// instructions to free a node (its strong count, then its weak count); every op makes a
+/// node, and nearly all are freed by their last handle.
+pub(crate) struct NodeRef(NonNull<dyn NodeDyn>);
+
+// SAFETY: as `Arc<dyn NodeDyn>`: nodes are `Send + Sync` (a supertrait of `NodeDyn`), shared
+// between threads and freed by whichever thread drops the last handle.
+unsafe impl Send for NodeRef {}
+unsafe impl Sync for NodeRef {}
+
+impl NodeRef {
+    /// A handle on the node `init` writes into a fresh allocation (written in place, as
+    /// [`nabla_tensor::arc::new_in_place`] does and for the same reason). The node's
+    /// header must count one handle ([`NodeHeader::new`] does).
+    #[inline]
+    pub(crate) fn new_in_place<N: NodeDyn + 'static>(init: impl FnOnce(&mut MaybeUninit<N>) -> &mut N) -> NodeRef {
+        let mut slot = Box::<N>::new_uninit();
+        let p: *const MaybeUninit<N> = &*slot;
+        let written: *mut N = init(&mut slot);
+        assert!(std::ptr::eq(written, p.cast::<N>()), "internal: NodeRef::new_in_place's init must return its slot");
+        // SAFETY: `init` returned a `&mut N` to the slot, which only initialised memory can be.
+        let node: Box<dyn NodeDyn> = unsafe { slot.assume_init() };
+        debug_assert_eq!(node.header().refs.load(Ordering::Relaxed), 1);
+        NodeRef(NonNull::from(Box::leak(node)))
+    }
+
+    /// How many handles there are (another thread may change it right after).
+    #[inline]
+    pub(crate) fn count(this: &NodeRef) -> usize {
+        this.header().refs.load(Ordering::Acquire)
+    }
+
+    /// The node's address (its identity).
+    #[inline]
+    pub(crate) fn as_ptr(this: &NodeRef) -> *const () {
+        this.0.as_ptr() as *const ()
+    }
+}
+
+impl std::ops::Deref for NodeRef {
+    type Target = dyn NodeDyn;
+    #[inline]
+    fn deref(&self) -> &(dyn NodeDyn + 'static) {
+        // SAFETY: the node lives while any handle does, and this is one.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Clone for NodeRef {
+    #[inline]
+    fn clone(&self) -> NodeRef {
+        // Relaxed, as `Arc`: a handle is made from one that keeps the node alive.
+        if self.header().refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+            // as `Arc`: leaked handles; wrapping would free the node under the others
+            std::process::abort();
+        }
+        NodeRef(self.0)
+    }
+}
+
+impl Drop for NodeRef {
+    #[inline]
+    fn drop(&mut self) {
+        let refs = &self.header().refs;
+        // A count of 1 read by this handle is its own: no other handle exists and none can
+        // be made without one. The acquire load orders the other handles' uses before the
+        // free, as the fence after the last release decrement does.
+        if refs.load(Ordering::Acquire) != 1 {
+            if refs.fetch_sub(1, Ordering::Release) != 1 {
+                return;
+            }
+            fence(Ordering::Acquire);
+        }
+        // SAFETY: this was the last handle; the node came from `Box::leak` in `new_in_place`.
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
 
 static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
 
@@ -158,6 +239,8 @@ impl Saved {
 
 /// What every node has, whatever its op.
 pub(crate) struct NodeHeader {
+    /// How many [`NodeRef`]s there are on the node.
+    pub(crate) refs: AtomicUsize,
     pub(crate) name: &'static str,
     pub(crate) seq: u64,
     pub(crate) next: SmallVec<[Option<NodeRef>; 2]>,
@@ -192,6 +275,7 @@ impl NodeHeader {
     ) -> NodeHeader {
         nabla_tensor::counter::NODES.inc();
         NodeHeader {
+            refs: AtomicUsize::new(1),
             name,
             seq: next_number(&NEXT_SEQ, &SEQ_BLOCK),
             next,
@@ -358,7 +442,7 @@ unsafe impl NodeDyn for AccumulateGrad {
 
 /// A node's identity, for maps keyed by node.
 pub(crate) fn node_key(n: &NodeRef) -> usize {
-    Arc::as_ptr(n) as *const () as usize
+    NodeRef::as_ptr(n) as usize
 }
 
 /// The nodes waiting to be freed by the outermost [`defer_drop`] of a thread, and whether
@@ -375,7 +459,7 @@ thread_local! {
 /// Drops a node reference without recursing: if this is the last reference, the node is
 /// queued and freed by the outermost call, so freeing a long chain never grows the stack.
 pub(crate) fn defer_drop(n: NodeRef) {
-    if Arc::strong_count(&n) > 1 {
+    if NodeRef::count(&n) > 1 {
         return;
     }
     // Queued when a call further up is draining; otherwise this call drains: it frees the

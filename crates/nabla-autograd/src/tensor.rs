@@ -502,7 +502,8 @@ impl Tensor {
         // The node outlives the graph it was made for, so its creation order says nothing
         // about later graphs: it runs as soon as it is ready, as PyTorch's does.
         header.seq |= crate::graph::ACCUMULATE_SEQ;
-        let node: NodeRef = Arc::new(AccumulateGrad { header, leaf: Arc::downgrade(&self.0) });
+        let leaf = Arc::downgrade(&self.0);
+        let node = NodeRef::new_in_place(|slot| slot.write(AccumulateGrad { header, leaf }));
         m.accumulator = Some(node.clone());
         Some(node)
     }

@@ -22,7 +22,6 @@ use crate::grad_mode::{is_anomaly_enabled, is_grad_enabled};
 use crate::graph::{Backward, NodeHeader, NodeRef, OpNode};
 use crate::lock::SpinLock;
 use crate::tensor::{Meta, Tensor};
-use nabla_tensor::arc::new_in_place;
 use nabla_tensor::{Error, RawTensor, Result};
 use smallvec::SmallVec;
 use std::panic::Location;
@@ -62,7 +61,7 @@ pub(crate) fn record<B: Backward>(
     }
     let make = |output, out: &RawTensor| -> NodeRef {
         // built in its allocation (`nabla_tensor::arc`)
-        new_in_place(|slot| {
+        NodeRef::new_in_place(|slot| {
             slot.write(OpNode {
                 header: NodeHeader::new(name, next, out, save_output, location, output),
                 op: SpinLock::new(Some(op)),
