@@ -30,8 +30,8 @@ impl Hasher for PtrHasher {
     }
 }
 type HashMap<K, V> = std::collections::HashMap<K, V, BuildHasherDefault<PtrHasher>>;
+use nabla_tensor::arc::Counted;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 /// Options of [`Tensor::backward_with`] (PyTorch's `backward` keyword arguments).
 ///
@@ -317,7 +317,7 @@ fn add_grads(a: Tensor, b: &Tensor) -> Result<Tensor> {
     a.try_add(b)
 }
 
-fn run_hooks(t: &Arc<TensorImpl>, mut grad: Tensor) -> Tensor {
+fn run_hooks(t: &Counted<TensorImpl>, mut grad: Tensor) -> Tensor {
     let hooks: Vec<_> = {
         let m = t.meta.lock();
         if m.hooks().is_empty() {
@@ -502,7 +502,7 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
 
 /// Runs the leaf's hooks on `g`, then adds it into the leaf's `.grad` (stealing `g`'s buffer
 /// when nobody else holds it). One lock of the leaf's metadata when it has no hooks.
-fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
+fn accumulate(leaf: &Counted<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
     let mut m = leaf.meta.lock();
     let g = if m.hooks().is_empty() {
         g
@@ -514,14 +514,14 @@ fn accumulate(leaf: &Arc<TensorImpl>, g: Tensor, create_graph: bool) -> Result<(
         g
     };
     let exclusive = |t: &Tensor| {
-        Arc::strong_count(&t.0) == 1
+        Counted::strong_count(&t.0) == 1
             && nabla_tensor::storage::StorageRef::count(t.raw().storage()) == 1
             && t.raw().is_compact()
     };
     m.grad = Some(match m.grad.take() {
         None if create_graph => g,
         // held elsewhere too (the gradient of an addition goes to both inputs): a copy
-        None if Arc::strong_count(&g.0) > 1 => Tensor::from_raw(g.raw().copy()),
+        None if Counted::strong_count(&g.0) > 1 => Tensor::from_raw(g.raw().copy()),
         None => {
             let g = into_detached(g);
             if exclusive(&g) {
@@ -715,7 +715,7 @@ pub fn backward_observed(
 /// plain tensor (as gradients computed without `create_graph` are), else a detached handle
 /// (the attached one dropped first, so that the detached one owns the buffer alone).
 fn into_detached(g: Tensor) -> Tensor {
-    if Arc::strong_count(&g.0) == 1 {
+    if Counted::strong_count(&g.0) == 1 {
         let mut m = g.meta();
         let plain = !m.requires_grad
             && m.grad_fn.is_none()

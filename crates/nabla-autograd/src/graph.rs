@@ -8,6 +8,7 @@
 
 use crate::lock::SpinLock;
 use crate::tensor::{Tensor, TensorImpl};
+use nabla_tensor::arc::CountedWeak;
 use nabla_tensor::{DType, Error, RawTensor, Result, Shape};
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
@@ -15,7 +16,6 @@ use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::Weak;
 use std::thread::LocalKey;
 
 /// Gradients returned by a backward function, one per input (`None`: no gradient).
@@ -245,7 +245,7 @@ pub(crate) struct NodeHeader {
     pub(crate) seq: u64,
     pub(crate) next: SmallVec<[Option<NodeRef>; 2]>,
     /// The op's output tensor while it lives (`Weak::new()` for `AccumulateGrad`).
-    pub(crate) output: Weak<TensorImpl>,
+    pub(crate) output: CountedWeak<TensorImpl>,
     pub(crate) saved_output: Option<RawTensor>,
     pub(crate) saved_output_version: u64,
     pub(crate) out_shape: Shape,
@@ -271,7 +271,7 @@ impl NodeHeader {
         out: &RawTensor,
         save_output: bool,
         location: &'static Location<'static>,
-        output: Weak<TensorImpl>,
+        output: CountedWeak<TensorImpl>,
     ) -> NodeHeader {
         nabla_tensor::counter::NODES.inc();
         NodeHeader {
@@ -322,7 +322,7 @@ pub(crate) unsafe trait NodeDyn: Send + Sync {
         Ok(grads)
     }
     /// The leaf's handle, for `AccumulateGrad` (dead once the leaf is dropped).
-    fn leaf(&self) -> Option<&Weak<TensorImpl>> {
+    fn leaf(&self) -> Option<&CountedWeak<TensorImpl>> {
         None
     }
     /// The rule, for inspection tools.
@@ -426,7 +426,7 @@ fn freed_error() -> Error {
 #[repr(C)]
 pub(crate) struct AccumulateGrad {
     pub(crate) header: NodeHeader,
-    pub(crate) leaf: Weak<TensorImpl>,
+    pub(crate) leaf: CountedWeak<TensorImpl>,
 }
 
 // SAFETY: `repr(C)`, header first.
@@ -435,7 +435,7 @@ unsafe impl NodeDyn for AccumulateGrad {
         Ok(Grads::new())
     }
     fn release(&self) {}
-    fn leaf(&self) -> Option<&Weak<TensorImpl>> {
+    fn leaf(&self) -> Option<&CountedWeak<TensorImpl>> {
         Some(&self.leaf)
     }
 }

@@ -2,13 +2,12 @@
 
 use crate::graph::{defer_drop, node_key, AccumulateGrad, NodeHeader, NodeRef};
 use crate::lock::{SpinGuard, SpinLock};
-use nabla_tensor::arc::new_in_place;
+use nabla_tensor::arc::{Counted, CountedWeak};
 use nabla_tensor::{DType, Element, Error, RawTensor, Result};
 use smallvec::SmallVec;
-use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 /// A hook run on a tensor's gradient when it is computed; returning `Some` replaces it.
 pub(crate) type Hook = Arc<dyn Fn(&Tensor) -> Option<Tensor> + Send + Sync>;
@@ -40,7 +39,7 @@ fn next_id() -> u64 {
 /// assert_eq!(z.grad().unwrap().to_vec::<f32>(), vec![3.0]);
 /// ```
 #[derive(Clone)]
-pub struct Tensor(pub(crate) Arc<TensorImpl>);
+pub struct Tensor(pub(crate) Counted<TensorImpl>);
 
 pub(crate) struct TensorImpl {
     pub(crate) raw: RawTensor,
@@ -125,7 +124,7 @@ impl Tensor {
     pub(crate) fn new_impl(raw: RawTensor, meta: Meta) -> Tensor {
         // built in its allocation: a tensor is made for nearly every op, and moving a
         // just-built one into place stalls on its stores (`nabla_tensor::arc`)
-        Tensor(new_in_place(|slot| slot.write(TensorImpl { raw, id: next_id(), meta: SpinLock::new(meta) })))
+        Tensor(Counted::new_in_place(|slot| slot.write(TensorImpl { raw, id: next_id(), meta: SpinLock::new(meta) })))
     }
 
     /// A tensor that does not require grad, over `raw`.
@@ -141,35 +140,21 @@ impl Tensor {
 
     /// A tensor over `raw` whose `grad_fn` is the node `make` builds; `make` gets the
     /// tensor's weak handle (for the node's `output`) before the tensor exists, so the
-    /// node needs no second pass to point back at its output. The tensor is built in its
-    /// allocation, as in [`Tensor::new_impl`].
-    ///
-    /// # Safety
-    /// `make` must only keep the weak handle (store it, clone it): until this returns,
-    /// upgrading it would give a handle on a tensor not yet written. (`Arc::new_cyclic`
-    /// makes that upgrade fail instead, but moves the finished tensor into place.)
-    pub(crate) unsafe fn with_new_grad_fn(
+    /// node needs no second pass to point back at its output. The weak handle is counted
+    /// from the start (no locked increment), and does not upgrade until this returns. The
+    /// tensor is built in its allocation, as in [`Tensor::new_impl`].
+    pub(crate) fn with_new_grad_fn(
         raw: RawTensor,
-        make: impl FnOnce(Weak<TensorImpl>, &RawTensor) -> NodeRef,
+        make: impl FnOnce(CountedWeak<TensorImpl>, &RawTensor) -> NodeRef,
     ) -> Tensor {
-        let uninit: Arc<MaybeUninit<TensorImpl>> = Arc::new_uninit();
-        // SAFETY: `MaybeUninit<TensorImpl>` has `TensorImpl`'s size and alignment, so the
-        // pointer one weak handle gives up is one the other can take back.
-        let weak = unsafe { Weak::from_raw(Weak::into_raw(Arc::downgrade(&uninit)).cast::<TensorImpl>()) };
-        let node = make(weak, &raw);
-        let p = Arc::into_raw(uninit).cast_mut();
-        // SAFETY: `p` is the value of an `Arc` no one else holds strongly (the only other
-        // handle is the weak one, which the caller promises was not upgraded), so writing
-        // it is writing through a unique handle; once written it is a `TensorImpl`, and the
-        // pointer goes back to an `Arc` of the same size and alignment.
-        unsafe {
-            (*p).write(TensorImpl {
+        Tensor(Counted::new_cyclic_in_place(|weak, slot| {
+            let node = make(weak, &raw);
+            slot.write(TensorImpl {
                 raw,
                 id: next_id(),
                 meta: SpinLock::new(Meta { requires_grad: true, grad_fn: Some(node), ..Default::default() }),
-            });
-            Tensor(Arc::from_raw(p.cast::<TensorImpl>().cast_const()))
-        }
+            })
+        }))
     }
 
     pub(crate) fn from_raw_with_grad_fn(raw: RawTensor, node: NodeRef) -> Tensor {
@@ -198,7 +183,7 @@ impl Tensor {
     /// assert!(!a.is_same(&nabla_autograd::Tensor::ones(&[1])));
     /// ```
     pub fn is_same(&self, other: &Tensor) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Counted::ptr_eq(&self.0, &other.0)
     }
 
     // ---- read-out -------------------------------------------------------------------
@@ -481,7 +466,7 @@ impl Tensor {
         if let Some(f) = &m.grad_fn {
             f.header().watched.store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        HookHandle { tensor: Arc::downgrade(&self.0), id }
+        HookHandle { tensor: Counted::downgrade(&self.0), id }
     }
 
     /// The node gradients for this tensor flow into: its `grad_fn`, or for a leaf that
@@ -497,12 +482,18 @@ impl Tensor {
         if let Some(acc) = &m.accumulator {
             return Some(acc.clone());
         }
-        let mut header =
-            NodeHeader::new("AccumulateGrad", SmallVec::new(), &self.0.raw, false, Location::caller(), Weak::new());
+        let mut header = NodeHeader::new(
+            "AccumulateGrad",
+            SmallVec::new(),
+            &self.0.raw,
+            false,
+            Location::caller(),
+            CountedWeak::new(),
+        );
         // The node outlives the graph it was made for, so its creation order says nothing
         // about later graphs: it runs as soon as it is ready, as PyTorch's does.
         header.seq |= crate::graph::ACCUMULATE_SEQ;
-        let leaf = Arc::downgrade(&self.0);
+        let leaf = Counted::downgrade(&self.0);
         let node = NodeRef::new_in_place(|slot| slot.write(AccumulateGrad { header, leaf }));
         m.accumulator = Some(node.clone());
         Some(node)
@@ -511,7 +502,7 @@ impl Tensor {
 
 /// Removes a hook registered by [`Tensor::register_hook`].
 pub struct HookHandle {
-    tensor: Weak<TensorImpl>,
+    tensor: CountedWeak<TensorImpl>,
     id: u64,
 }
 
@@ -567,7 +558,7 @@ impl GradFn {
     /// assert!(acc.variable().is_none());
     /// ```
     pub fn variable(&self) -> Option<Tensor> {
-        self.0.leaf().and_then(Weak::upgrade).map(Tensor)
+        self.0.leaf().and_then(CountedWeak::upgrade).map(Tensor)
     }
 
     /// The tensor this node computed, while something still holds it (graph export and

@@ -69,8 +69,7 @@ pub(crate) fn record<B: Backward>(
             })
         })
     };
-    // SAFETY: `make` only stores the output's weak handle in the node.
-    Ok(unsafe { Tensor::with_new_grad_fn(out, make) })
+    Ok(Tensor::with_new_grad_fn(out, make))
 }
 
 fn inputs_name<B: Backward>() -> &'static str {
