@@ -8,14 +8,14 @@
 
 use crate::lock::SpinLock;
 use crate::tensor::{Tensor, TensorImpl};
-use nabla_tensor::arc::CountedWeak;
+use nabla_tensor::arc::{count_down_last, count_up, CountedWeak};
 use nabla_tensor::{DType, Error, RawTensor, Result, Shape};
 use smallvec::SmallVec;
 use std::cell::{Cell, RefCell};
 use std::mem::MaybeUninit;
 use std::panic::Location;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::thread::LocalKey;
 
 /// Gradients returned by a backward function, one per input (`None`: no gradient).
@@ -76,11 +76,7 @@ impl std::ops::Deref for NodeRef {
 impl Clone for NodeRef {
     #[inline]
     fn clone(&self) -> NodeRef {
-        // Relaxed, as `Arc`: a handle is made from one that keeps the node alive.
-        if self.header().refs.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
-            // as `Arc`: leaked handles; wrapping would free the node under the others
-            std::process::abort();
-        }
+        count_up(&self.header().refs);
         NodeRef(self.0)
     }
 }
@@ -88,15 +84,9 @@ impl Clone for NodeRef {
 impl Drop for NodeRef {
     #[inline]
     fn drop(&mut self) {
-        let refs = &self.header().refs;
-        // A count of 1 read by this handle is its own: no other handle exists and none can
-        // be made without one. The acquire load orders the other handles' uses before the
-        // free, as the fence after the last release decrement does.
-        if refs.load(Ordering::Acquire) != 1 {
-            if refs.fetch_sub(1, Ordering::Release) != 1 {
-                return;
-            }
-            fence(Ordering::Acquire);
+        // nodes have no weak handles: a count of 1 read here is this handle's own
+        if !count_down_last(&self.header().refs) {
+            return;
         }
         // SAFETY: this was the last handle; the node came from `Box::leak` in `new_in_place`.
         drop(unsafe { Box::from_raw(self.0.as_ptr()) });

@@ -44,6 +44,50 @@ pub fn new_in_place<T>(init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T) -> Arc<
     unsafe { Arc::from_raw(p.cast::<T>().cast_const()) }
 }
 
+/// Counts one more handle in `count`, made from a handle already counted there.
+///
+/// Relaxed, as `Arc`'s clone: the handle it is made from keeps the value alive, so nothing
+/// needs ordering. A count past `isize::MAX` means leaked handles, and wrapping would free
+/// the value under the others: it aborts, as `Arc` does.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// let c = AtomicUsize::new(1);
+/// nabla_tensor::arc::count_up(&c);
+/// assert_eq!(c.load(Ordering::Relaxed), 2);
+/// ```
+#[inline]
+pub fn count_up(count: &AtomicUsize) {
+    if count.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
+        std::process::abort();
+    }
+}
+
+/// Counts one handle fewer in `count`; `true` when it was the last, and the caller frees.
+///
+/// A count that reads 1 from the handle going is that handle's own, so it is the last
+/// without a locked decrement, *provided* no handle can be made except from one counted
+/// here (no weak handle can upgrade into this count). The acquire load orders the other
+/// handles' uses (each gone with a release decrement) before the free, as the fence after
+/// the last decrement does.
+///
+/// ```
+/// use std::sync::atomic::AtomicUsize;
+/// let c = AtomicUsize::new(2);
+/// assert!(!nabla_tensor::arc::count_down_last(&c));
+/// assert!(nabla_tensor::arc::count_down_last(&c));
+/// ```
+#[inline]
+pub fn count_down_last(count: &AtomicUsize) -> bool {
+    if count.load(Ordering::Acquire) != 1 {
+        if count.fetch_sub(1, Ordering::Release) != 1 {
+            return false;
+        }
+        fence(Ordering::Acquire);
+    }
+    true
+}
+
 /// A shared handle with one reference count and no weak handles, whose last handle frees
 /// the value without a locked instruction when it finds itself the only one.
 ///
@@ -140,24 +184,12 @@ impl<T> Shared<T> {
     pub fn ptr_eq(a: &Shared<T>, b: &Shared<T>) -> bool {
         a.ptr == b.ptr
     }
-
-    #[cold]
-    #[inline(never)]
-    fn too_many() -> ! {
-        // as `Arc`: a count this high means leaked handles, and wrapping would free the
-        // value under the others
-        std::process::abort()
-    }
 }
 
 impl<T> Clone for Shared<T> {
     #[inline]
     fn clone(&self) -> Shared<T> {
-        // Relaxed, as `Arc`: a new handle is made from an existing one, which keeps the
-        // value alive, so nothing needs ordering here.
-        if self.inner().count.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
-            Shared::<T>::too_many();
-        }
+        count_up(&self.inner().count);
         Shared { ptr: self.ptr, _owns: PhantomData }
     }
 }
@@ -173,16 +205,9 @@ impl<T> Deref for Shared<T> {
 impl<T> Drop for Shared<T> {
     #[inline]
     fn drop(&mut self) {
-        let count = &self.inner().count;
-        // A count of 1 read by this handle is its own: no other handle exists, and none can
-        // be made without one, so this handle frees the value without a locked instruction.
-        // The acquire load orders the other handles' uses (each dropped with a release
-        // decrement) before the free, as the fence after the last decrement does.
-        if count.load(Ordering::Acquire) != 1 {
-            if count.fetch_sub(1, Ordering::Release) != 1 {
-                return;
-            }
-            fence(Ordering::Acquire);
+        // no weak handles: a count of 1 read here is this handle's own
+        if !count_down_last(&self.inner().count) {
+            return;
         }
         // SAFETY: this was the last handle; the allocation came from `Box::into_raw`.
         drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
@@ -311,10 +336,7 @@ impl<T> Counted<T> {
     /// A weak handle on the value.
     #[inline]
     pub fn downgrade(this: &Counted<T>) -> CountedWeak<T> {
-        // Relaxed, as `Weak::clone`: made from a handle that keeps the allocation alive.
-        if this.inner().weak.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
-            std::process::abort();
-        }
+        count_up(&this.inner().weak);
         CountedWeak { ptr: Some(this.ptr) }
     }
 
@@ -348,12 +370,8 @@ impl<T> Counted<T> {
 #[inline]
 unsafe fn release_weak<T>(ptr: NonNull<CountedInner<T>>) {
     // SAFETY: the caller's count keeps the allocation alive.
-    let weak = unsafe { &ptr.as_ref().weak };
-    if weak.load(Ordering::Acquire) != 1 {
-        if weak.fetch_sub(1, Ordering::Release) != 1 {
-            return;
-        }
-        fence(Ordering::Acquire);
+    if !count_down_last(unsafe { &ptr.as_ref().weak }) {
+        return;
     }
     // SAFETY: the last count; the allocation came from `Box::into_raw` with this layout
     // (as `CountedInner<MaybeUninit<T>>`), and `MaybeUninit` drops nothing.
@@ -363,10 +381,7 @@ unsafe fn release_weak<T>(ptr: NonNull<CountedInner<T>>) {
 impl<T> Clone for Counted<T> {
     #[inline]
     fn clone(&self) -> Counted<T> {
-        // Relaxed, as `Arc`: made from a handle that keeps the value alive.
-        if self.inner().strong.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
-            std::process::abort();
-        }
+        count_up(&self.inner().strong);
         Counted { ptr: self.ptr, _owns: PhantomData }
     }
 }
@@ -437,9 +452,7 @@ impl<T> Clone for CountedWeak<T> {
     fn clone(&self) -> CountedWeak<T> {
         if let Some(ptr) = self.ptr {
             // SAFETY: this weak handle keeps the allocation alive.
-            if unsafe { ptr.as_ref() }.weak.fetch_add(1, Ordering::Relaxed) > isize::MAX as usize {
-                std::process::abort();
-            }
+            count_up(unsafe { &ptr.as_ref().weak });
         }
         CountedWeak { ptr: self.ptr }
     }
