@@ -37,7 +37,7 @@ unsafe impl Sync for NodeRef {}
 
 impl NodeRef {
     /// A handle on the node `init` writes into a fresh allocation (written in place, as
-    /// [`nabla_tensor::arc::new_in_place`] does and for the same reason). The node's
+    /// [`nabla_tensor::arc::Shared::new_in_place`] does and for the same reason). The node's
     /// header must count one handle ([`NodeHeader::new`] does).
     #[inline]
     pub(crate) fn new_in_place<N: NodeDyn + 'static>(init: impl FnOnce(&mut MaybeUninit<N>) -> &mut N) -> NodeRef {

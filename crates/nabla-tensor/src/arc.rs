@@ -1,5 +1,6 @@
-//! Making an `Arc` whose value is written straight into its allocation, and [`Shared`],
-//! a counted handle that frees its value without a locked instruction when it is the last.
+//! The counted handles of storages ([`Shared`]) and tensors ([`Counted`]): their values are
+//! written straight into their allocations, and they free with fewer locked instructions
+//! than `Arc`.
 //!
 //! `Arc::new(value)` builds `value` first and then copies it into the allocation. On the
 //! per-op path (a storage, a tensor and a graph node for every op) the copy reads the
@@ -13,36 +14,6 @@ use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::atomic::{fence, AtomicUsize, Ordering};
-use std::sync::Arc;
-
-/// An `Arc<T>` whose value `init` writes into the fresh allocation (with
-/// [`MaybeUninit::write`], returning the reference `write` gives back).
-///
-/// # Panics
-/// If `init` returns a reference to anything but the slot it was given (the allocation
-/// is then leaked, never read).
-///
-/// ```
-/// use nabla_tensor::arc::new_in_place;
-/// let a = new_in_place(|slot| slot.write([1u64, 2, 3]));
-/// assert_eq!(*a, [1, 2, 3]);
-/// ```
-#[inline]
-pub fn new_in_place<T>(init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T) -> Arc<T> {
-    // `Arc::get_mut` would prove uniqueness with a locked compare-and-swap; a handle made
-    // on the line above needs no proof.
-    let p = Arc::into_raw(Arc::<T>::new_uninit()).cast_mut();
-    // SAFETY: the `Arc` was just made and turned into `p`: nothing else refers to its
-    // value, so a unique reference to it (as `MaybeUninit`, which may be uninitialised) is
-    // sound for as long as `init` runs.
-    let written: *mut T = init(unsafe { &mut *p });
-    assert!(std::ptr::eq(written, p.cast::<T>()), "internal: new_in_place's init must return its slot");
-    // SAFETY: `init` returned a `&mut T` to the slot, which only initialised memory can be
-    // (safe code gets one from `MaybeUninit::write`); `MaybeUninit<T>` has `T`'s size and
-    // alignment, so the pointer `Arc::<MaybeUninit<T>>::into_raw` gave is one
-    // `Arc::<T>::from_raw` takes.
-    unsafe { Arc::from_raw(p.cast::<T>().cast_const()) }
-}
 
 /// Counts one more handle in `count`, made from a handle already counted there.
 ///
@@ -137,10 +108,12 @@ impl<T> Shared<T> {
         Shared::new_in_place(|slot| slot.write(value))
     }
 
-    /// A handle on the value `init` writes into the fresh allocation, as [`new_in_place`].
+    /// A handle on the value `init` writes into the fresh allocation (with
+    /// [`MaybeUninit::write`], returning the reference `write` gives back).
     ///
     /// # Panics
-    /// As [`new_in_place`].
+    /// If `init` returns a reference to anything but the slot it was given (the allocation
+    /// is then leaked, never read).
     ///
     /// ```
     /// use nabla_tensor::arc::Shared;
@@ -272,10 +245,11 @@ unsafe impl<T: Send + Sync> Send for CountedWeak<T> {}
 unsafe impl<T: Send + Sync> Sync for CountedWeak<T> {}
 
 impl<T> Counted<T> {
-    /// A handle on the value `init` writes into the fresh allocation, as [`new_in_place`].
+    /// A handle on the value `init` writes into the fresh allocation, as
+    /// [`Shared::new_in_place`].
     ///
     /// # Panics
-    /// As [`new_in_place`].
+    /// As [`Shared::new_in_place`].
     #[inline]
     pub fn new_in_place(init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T) -> Counted<T> {
         Counted::new_cyclic_in_place(|weak, slot| {
@@ -289,7 +263,7 @@ impl<T> Counted<T> {
     /// the weak handle does not upgrade.
     ///
     /// # Panics
-    /// As [`new_in_place`].
+    /// As [`Shared::new_in_place`].
     ///
     /// ```
     /// use nabla_tensor::arc::{Counted, CountedWeak};
@@ -350,12 +324,6 @@ impl<T> Counted<T> {
     #[inline]
     pub fn ptr_eq(a: &Counted<T>, b: &Counted<T>) -> bool {
         a.ptr == b.ptr
-    }
-
-    /// The value's address (its identity).
-    #[inline]
-    pub fn as_ptr(this: &Counted<T>) -> *const T {
-        &this.inner().value
     }
 }
 
@@ -472,19 +440,7 @@ impl<T> Drop for CountedWeak<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_value_is_the_one_written_and_is_dropped_with_the_last_handle() {
-        let marker = Arc::new(());
-        let a = new_in_place(|slot| slot.write((String::from("nabla"), marker.clone())));
-        let b = a.clone();
-        assert_eq!(b.0, "nabla");
-        assert_eq!(Arc::strong_count(&marker), 2);
-        drop(a);
-        assert_eq!(Arc::strong_count(&marker), 2);
-        drop(b);
-        assert_eq!(Arc::strong_count(&marker), 1);
-    }
+    use std::sync::Arc;
 
     #[test]
     fn a_shared_value_is_dropped_once_by_the_last_handle_on_any_thread() {
@@ -563,12 +519,5 @@ mod tests {
     fn a_shared_slot_must_be_the_one_returned() {
         let other: &'static mut u32 = Box::leak(Box::new(7));
         let _ = Shared::new_in_place(|_slot: &mut MaybeUninit<u32>| other);
-    }
-
-    #[test]
-    #[should_panic(expected = "must return its slot")]
-    fn returning_another_reference_is_refused() {
-        let other: &'static mut u32 = Box::leak(Box::new(7));
-        let _ = new_in_place(|_slot: &mut MaybeUninit<u32>| other);
     }
 }
