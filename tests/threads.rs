@@ -192,6 +192,34 @@ fn one_graph_is_read_by_many_threads_at_once() {
     }
 }
 
+#[test]
+fn a_graph_that_saves_nothing_runs_on_many_threads_at_once_without_retain_graph() {
+    // additions, subtractions and sums save no tensor: their rules are never freed, so each
+    // thread may run the same nodes again and again, at the same time as the others
+    let x = Tensor::from_vec(vec![0.5f64, -1.0, 2.0], &[3]).requires_grad_(true);
+    let y = ((&x + &x) - (&x + 3.0)).sum();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (x, y) = (x.clone(), y.clone());
+            thread::spawn(move || {
+                (0..50)
+                    .map(|_| nabla::autograd::grad(&[y.clone()], &[x.clone()], &Default::default()).unwrap()[0].clone())
+                    .map(|g| g.unwrap().to_vec::<f64>())
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for h in handles {
+        for g in h.join().unwrap() {
+            assert_eq!(g, vec![1.0; 3]); // d/dx (2x − x − 3) = 1
+        }
+    }
+    // and a graph that saves tensors still refuses a second pass
+    let z = (&x * &x).sum();
+    z.backward();
+    assert!(z.try_backward().is_err());
+}
+
 /// The gradient of `sum((t² + t) · t²)` with `t = tanh(x)`: `(4t³ + 3t²)(1 − t²)`.
 fn diamond_grad(x: &[f64]) -> Vec<f64> {
     x.iter()

@@ -427,7 +427,14 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
             } else if needed_here {
                 // run and free in one step when nothing looks at the node in between
                 let once = !opts.retain_graph && opts.observer.is_none() && !is_anomaly_enabled();
-                outs = if once { node.apply_and_release(node, &grad)? } else { node.apply(node, &grad)? };
+                // (run once, the rule gets the gradient itself: nothing looks at it after)
+                let grad = if once {
+                    outs = node.apply_and_release(node, grad)?;
+                    None
+                } else {
+                    outs = node.apply(node, &grad)?;
+                    Some(grad)
+                };
                 if outs.len() != node.header().next.len() {
                     return Err(Error::Autograd {
                         msg: format!(
@@ -454,8 +461,8 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                         }
                     }
                 }
-                if let Some(obs) = opts.observer.as_mut() {
-                    obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &outs });
+                if let (Some(obs), Some(grad)) = (opts.observer.as_mut(), &grad) {
+                    obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: grad, grads_out: &outs });
                 }
                 if !opts.retain_graph && !once {
                     node.release();
@@ -714,9 +721,8 @@ pub fn backward_observed(
 /// `g` without history, for `.grad`: `g` itself when this is its only handle and it is a
 /// plain tensor (as gradients computed without `create_graph` are), else a detached handle
 /// (the attached one dropped first, so that the detached one owns the buffer alone).
-fn into_detached(g: Tensor) -> Tensor {
-    if Counted::strong_count(&g.0) == 1 {
-        let mut m = g.meta();
+fn into_detached(mut g: Tensor) -> Tensor {
+    fn plain(m: &mut crate::tensor::Meta) -> bool {
         let plain = !m.requires_grad
             && m.grad_fn.is_none()
             && m.hooks().is_empty()
@@ -726,9 +732,16 @@ fn into_detached(g: Tensor) -> Tensor {
         if plain {
             m.made_under_no_grad = false;
             m.detached = false;
-            drop(m);
-            return g;
         }
+        plain
+    }
+    let plain = match Counted::get_mut(&mut g.0) {
+        // the only handle there can be (a gradient just computed): no lock
+        Some(t) => plain(t.meta.get_mut()),
+        None => Counted::strong_count(&g.0) == 1 && plain(&mut g.meta()),
+    };
+    if plain {
+        return g;
     }
     let d = g.detach();
     drop(g);

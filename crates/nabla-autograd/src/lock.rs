@@ -7,8 +7,8 @@
 //! costs one (the unlock is a plain release store), about half the time uncontended
 //! (~9 against ~18 ns on the bench machine). A waiting thread spins briefly, then yields
 //! its time slice, then sleeps 50 µs between looks ([`Backoff`]), so a holder that is
-//! descheduled (or a rule that runs long under the lock, as rules that save nothing do)
-//! does not burn the other core.
+//! descheduled (or a rule that runs long under the lock, as a rule kept for another pass
+//! by `retain_graph` does) does not burn the other core.
 
 use nabla_tensor::backoff::Backoff;
 use std::cell::UnsafeCell;

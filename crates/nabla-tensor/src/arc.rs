@@ -13,7 +13,7 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
 use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
 
 /// Counts one more handle in `count`, made from a handle already counted there.
 ///
@@ -203,6 +203,11 @@ impl<T: std::fmt::Debug> std::fmt::Debug for Shared<T> {
 /// left (a std `Arc` always decrements its weak count too), and the weak handle its graph
 /// node keeps is made for nothing and freed for nothing once the tensor is gone.
 ///
+/// A value that never had a weak handle (made by [`Counted::new_in_place`] and never
+/// [`downgrade`](Counted::downgrade)d) is freed by its last handle without any locked
+/// instruction, as a [`Shared`] is, and [`Counted::get_mut`] reaches it without a lock:
+/// the gradients a backward pass computes are such values.
+///
 /// ```
 /// use nabla_tensor::arc::Counted;
 /// let a = Counted::new_in_place(|slot| slot.write(String::from("x")));
@@ -235,6 +240,8 @@ struct CountedInner<T> {
     strong: AtomicUsize,
     // the weak handles, plus one for all the strong ones together (as `Arc`'s)
     weak: AtomicUsize,
+    // whether a weak handle was ever made; set before the first is, never cleared
+    weak_made: AtomicBool,
     value: T,
 }
 
@@ -246,16 +253,51 @@ unsafe impl<T: Send + Sync> Sync for CountedWeak<T> {}
 
 impl<T> Counted<T> {
     /// A handle on the value `init` writes into the fresh allocation, as
-    /// [`Shared::new_in_place`].
+    /// [`Shared::new_in_place`]. No weak handle is made (until one is asked for), so the
+    /// last handle frees the value without a locked instruction.
     ///
     /// # Panics
     /// As [`Shared::new_in_place`].
     #[inline]
     pub fn new_in_place(init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T) -> Counted<T> {
-        Counted::new_cyclic_in_place(|weak, slot| {
-            drop(weak);
-            init(slot)
-        })
+        let ptr = Counted::alloc(1, false);
+        // SAFETY: the allocation was just made and nothing else refers to it.
+        let slot = unsafe { Counted::slot(ptr) };
+        let slot_ptr: *const MaybeUninit<T> = slot;
+        let written: *mut T = init(slot);
+        assert!(std::ptr::eq(written, slot_ptr.cast::<T>()), "internal: new_in_place's init must return its slot");
+        // SAFETY: the value is written (`init` returned a `&mut T` to its slot); the first
+        // strong handle may exist. No other handle does, so no ordering is needed beyond
+        // what hands this one on.
+        unsafe { ptr.as_ref() }.strong.store(1, Ordering::Relaxed);
+        Counted { ptr, _owns: PhantomData }
+    }
+
+    /// A fresh allocation with no strong handle (the value unwritten), `weak` weak counts
+    /// and the given `weak_made`.
+    #[inline]
+    fn alloc(weak: usize, weak_made: bool) -> NonNull<CountedInner<T>> {
+        let mut inner = Box::<CountedInner<MaybeUninit<T>>>::new_uninit();
+        let p = inner.as_mut_ptr();
+        // SAFETY: `p` points into the allocation just made, which nothing else refers to;
+        // the counts are written through raw pointers before any reference to them exists.
+        unsafe {
+            std::ptr::addr_of_mut!((*p).strong).write(AtomicUsize::new(0));
+            std::ptr::addr_of_mut!((*p).weak).write(AtomicUsize::new(weak));
+            std::ptr::addr_of_mut!((*p).weak_made).write(AtomicBool::new(weak_made));
+        }
+        NonNull::new(Box::into_raw(inner).cast::<CountedInner<T>>()).expect("a box is never null")
+    }
+
+    /// The unwritten value's slot in an allocation from [`Counted::alloc`].
+    ///
+    /// # Safety
+    /// No strong handle on the allocation exists yet, and the slot is borrowed once.
+    #[inline]
+    unsafe fn slot<'a>(ptr: NonNull<CountedInner<T>>) -> &'a mut MaybeUninit<T> {
+        // SAFETY: the caller's promise: no one else reaches the value (weak handles do not
+        // while the strong count is 0).
+        unsafe { &mut *std::ptr::addr_of_mut!((*ptr.as_ptr().cast::<CountedInner<MaybeUninit<T>>>()).value) }
     }
 
     /// A handle on the value `init` writes into the fresh allocation, given a weak handle on
@@ -276,22 +318,13 @@ impl<T> Counted<T> {
     /// ```
     #[inline]
     pub fn new_cyclic_in_place(init: impl FnOnce(CountedWeak<T>, &mut MaybeUninit<T>) -> &mut T) -> Counted<T> {
-        let mut inner = Box::<CountedInner<MaybeUninit<T>>>::new_uninit();
-        let p = inner.as_mut_ptr();
-        // SAFETY: `p` points into the allocation just made, which nothing else refers to;
-        // the counts are written through raw pointers before any reference to them exists.
         // No strong handle yet (so the weak one cannot upgrade), one weak handle given to
         // `init` and one for the strong handles to come.
-        unsafe {
-            std::ptr::addr_of_mut!((*p).strong).write(AtomicUsize::new(0));
-            std::ptr::addr_of_mut!((*p).weak).write(AtomicUsize::new(2));
-        }
-        let ptr = NonNull::new(Box::into_raw(inner).cast::<CountedInner<T>>()).expect("a box is never null");
+        let ptr = Counted::alloc(2, true);
         let weak = CountedWeak { ptr: Some(ptr) };
-        // SAFETY: the value's slot is reached by no one else: the only other handle is the
-        // weak one, which does not reach the value while the strong count is 0.
-        let slot =
-            unsafe { &mut *std::ptr::addr_of_mut!((*ptr.as_ptr().cast::<CountedInner<MaybeUninit<T>>>()).value) };
+        // SAFETY: the allocation was just made; the only other handle is the weak one,
+        // which does not reach the value while the strong count is 0.
+        let slot = unsafe { Counted::slot(ptr) };
         let slot_ptr: *const MaybeUninit<T> = slot;
         let written: *mut T = init(weak, slot);
         assert!(std::ptr::eq(written, slot_ptr.cast::<T>()), "internal: new_in_place's init must return its slot");
@@ -310,7 +343,14 @@ impl<T> Counted<T> {
     /// A weak handle on the value.
     #[inline]
     pub fn downgrade(this: &Counted<T>) -> CountedWeak<T> {
-        count_up(&this.inner().weak);
+        let inner = this.inner();
+        // Before the count: a thread that later finds itself the last strong handle sees
+        // the flag (it synchronises with this handle's release decrement, or this handle
+        // is still counted and it is not the last).
+        if !inner.weak_made.load(Ordering::Relaxed) {
+            inner.weak_made.store(true, Ordering::Relaxed);
+        }
+        count_up(&inner.weak);
         CountedWeak { ptr: Some(this.ptr) }
     }
 
@@ -324,6 +364,38 @@ impl<T> Counted<T> {
     #[inline]
     pub fn ptr_eq(a: &Counted<T>, b: &Counted<T>) -> bool {
         a.ptr == b.ptr
+    }
+
+    /// Whether this is the only handle of any kind there is or can be: the only strong
+    /// handle, on a value that never had a weak handle. Then nothing else reaches the
+    /// value, and no other handle can be made but from this one.
+    #[inline]
+    fn is_alone(this: &Counted<T>) -> bool {
+        let inner = this.inner();
+        // Acquire: every other strong handle is gone with a release decrement (this load
+        // reads the last of them), so their uses, and their `downgrade`s' flags, are seen.
+        inner.strong.load(Ordering::Acquire) == 1 && !inner.weak_made.load(Ordering::Relaxed)
+    }
+
+    /// The value, mutably, if this is the only handle there is or can be (no other strong
+    /// handle, and no weak handle was ever made); otherwise `None`.
+    ///
+    /// ```
+    /// use nabla_tensor::arc::Counted;
+    /// let mut a = Counted::new_in_place(|slot| slot.write(1u32));
+    /// *Counted::get_mut(&mut a).unwrap() += 1;
+    /// let b = a.clone();
+    /// assert!(Counted::get_mut(&mut a).is_none());
+    /// drop(b);
+    /// assert_eq!(Counted::get_mut(&mut a).copied(), Some(2));
+    /// drop(Counted::downgrade(&a)); // once a weak handle was made: never
+    /// assert!(Counted::get_mut(&mut a).is_none());
+    /// ```
+    #[inline]
+    pub fn get_mut(this: &mut Counted<T>) -> Option<&mut T> {
+        // SAFETY: alone (`is_alone`), and `this` is borrowed uniquely, so no other reference
+        // to the value exists or can be made meanwhile.
+        Counted::is_alone(this).then(|| unsafe { &mut (*this.ptr.as_ptr()).value })
     }
 }
 
@@ -365,6 +437,17 @@ impl<T> Deref for Counted<T> {
 impl<T> Drop for Counted<T> {
     #[inline]
     fn drop(&mut self) {
+        if Counted::is_alone(self) {
+            // No other handle, and none can be made (no weak one to upgrade): no locked
+            // instruction. The weak count is the strong handles' 1.
+            // SAFETY: the value is reached by no one else; it is dropped here, once, and the
+            // allocation (from `Box::into_raw`, as `CountedInner<MaybeUninit<T>>`) freed.
+            unsafe {
+                std::ptr::drop_in_place(std::ptr::addr_of_mut!((*self.ptr.as_ptr()).value));
+                drop(Box::from_raw(self.ptr.as_ptr().cast::<CountedInner<MaybeUninit<T>>>()));
+            }
+            return;
+        }
         // As `Arc`: release, so that this handle's uses come before the drop of the value;
         // the acquire fence, so that the drop comes after every other handle's uses.
         if self.inner().strong.fetch_sub(1, Ordering::Release) != 1 {
@@ -512,6 +595,46 @@ mod tests {
         std::thread::spawn(move || drop(a)).join().expect("thread");
         assert_eq!(Arc::strong_count(&marker), 1);
         assert!(CountedWeak::<u8>::new().upgrade().is_none());
+    }
+
+    #[test]
+    fn a_value_never_downgraded_is_freed_by_its_last_handle_and_one_downgraded_waits_for_weak_ones() {
+        let marker = Arc::new(());
+        // never downgraded: the last handle, on whichever thread, frees it (the lock-free
+        // path), once
+        for threads in [1, 2, 4] {
+            let a = Counted::new_in_place(|slot| slot.write(marker.clone()));
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let b = a.clone();
+                    std::thread::spawn(move || {
+                        let c = b.clone();
+                        assert!(Counted::strong_count(&c) >= 2);
+                    })
+                })
+                .collect();
+            drop(a);
+            handles.into_iter().for_each(|h| h.join().expect("thread"));
+            assert_eq!(Arc::strong_count(&marker), 1, "dropped once, by the last handle");
+        }
+        // downgraded on another thread while this handle lives: the weak handle outlives the
+        // value, sees it while it lives, and does not once the last strong handle is gone
+        let mut a = Counted::new_in_place(|slot| slot.write(marker.clone()));
+        assert!(Counted::get_mut(&mut a).is_some());
+        let b = a.clone();
+        let w = std::thread::spawn(move || Counted::downgrade(&b)).join().expect("thread");
+        assert!(Counted::get_mut(&mut a).is_none(), "a weak handle was made");
+        assert!(w.upgrade().is_some());
+        drop(a);
+        assert_eq!(Arc::strong_count(&marker), 1);
+        assert!(w.upgrade().is_none());
+        drop(w);
+        // made with a weak handle: never alone, even once it is gone
+        let mut c = Counted::new_cyclic_in_place(|w, slot| {
+            drop(w);
+            slot.write(5u8)
+        });
+        assert!(Counted::get_mut(&mut c).is_none());
     }
 
     #[test]

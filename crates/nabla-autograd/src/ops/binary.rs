@@ -167,6 +167,12 @@ impl Backward for AddBackward {
         let gb = if ctx.needs_input_grad(1) { Some(g.try_sum_to(&self.b)?) } else { None };
         Ok(smallvec![ga, gb])
     }
+    fn backward_owned(&self, ctx: &BackwardCtx<'_>, g: Tensor) -> Result<Grads> {
+        // the second input gets the gradient itself (where its shape is the output's)
+        let ga = if ctx.needs_input_grad(0) { Some(g.try_sum_to(&self.a)?) } else { None };
+        let gb = if ctx.needs_input_grad(1) { Some(sum_to_owned(g, &self.b)?) } else { None };
+        Ok(smallvec![ga, gb])
+    }
     fn has_saved(&self) -> bool {
         false
     }
@@ -183,6 +189,12 @@ impl Backward for SubBackward {
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
         let ga = if ctx.needs_input_grad(0) { Some(g.try_sum_to(&self.a)?) } else { None };
         let gb = if ctx.needs_input_grad(1) { Some(g.try_sum_to(&self.b)?.neg()) } else { None };
+        Ok(smallvec![ga, gb])
+    }
+    fn backward_owned(&self, ctx: &BackwardCtx<'_>, g: Tensor) -> Result<Grads> {
+        // the first input gets the gradient itself (where its shape is the output's)
+        let gb = if ctx.needs_input_grad(1) { Some(g.try_sum_to(&self.b)?.neg()) } else { None };
+        let ga = if ctx.needs_input_grad(0) { Some(sum_to_owned(g, &self.a)?) } else { None };
         Ok(smallvec![ga, gb])
     }
     fn has_saved(&self) -> bool {

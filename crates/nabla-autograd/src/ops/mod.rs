@@ -19,13 +19,11 @@ pub mod shape;
 pub mod unary;
 
 use crate::grad_mode::{is_anomaly_enabled, is_grad_enabled};
-use crate::graph::{Backward, NodeHeader, NodeRef, OpNode};
-use crate::lock::SpinLock;
+use crate::graph::{Backward, NodeHeader, NodeRef, OpNode, Rule};
 use crate::tensor::{Meta, Tensor};
 use nabla_tensor::{Error, RawTensor, Result};
 use smallvec::SmallVec;
 use std::panic::Location;
-use std::sync::atomic::AtomicBool;
 
 /// Wraps the result `out` of an op on `inputs` as a tensor, recording a node with the
 /// rule made by `make` when grad mode is on and an input requires grad. `save_output`
@@ -64,8 +62,7 @@ pub(crate) fn record<B: Backward>(
         NodeRef::new_in_place(|slot| {
             slot.write(OpNode {
                 header: NodeHeader::new(name, next, out, save_output, location, output),
-                op: SpinLock::new(Some(op)),
-                released: AtomicBool::new(false),
+                rule: Rule::new(op),
             })
         })
     };
