@@ -48,7 +48,30 @@ impl NodeRef {
         // SAFETY: `init` returned a `&mut N` to the slot, which only initialised memory can be.
         let node: Box<dyn NodeDyn> = unsafe { slot.assume_init() };
         debug_assert_eq!(node.header().refs.load(Ordering::Relaxed), 1);
-        NodeRef(NonNull::from(Box::leak(node)))
+        let ptr = NonNull::from(Box::leak(node));
+        // SAFETY: the node was just made and nothing else refers to it; its header is where
+        // it starts (`NodeDyn`'s contract).
+        unsafe { (*ptr.as_ptr().cast::<NodeHeader>()).me = Some(NodeSelf(ptr)) };
+        NodeRef(ptr)
+    }
+
+    /// A new handle on the node whose header is at `header`.
+    ///
+    /// # Safety
+    /// `header` is the header of a node that lives until this returns (a handle on the node
+    /// is held, by the caller or by something the caller holds).
+    #[inline]
+    pub(crate) unsafe fn clone_from_header(header: NonNull<NodeHeader>) -> NodeRef {
+        // SAFETY: the caller's promise.
+        let h = unsafe { header.as_ref() };
+        count_up(&h.refs);
+        NodeRef(h.me.as_ref().expect("set by NodeRef::new_in_place").0)
+    }
+
+    /// The node's header, as a pointer (what a tensor publishes for [`NodeRef::clone_from_header`]).
+    #[inline]
+    pub(crate) fn header_ptr(this: &NodeRef) -> *mut NodeHeader {
+        this.0.as_ptr().cast::<NodeHeader>()
     }
 
     /// How many handles there are (another thread may change it right after).
@@ -251,10 +274,31 @@ impl Saved {
     }
 }
 
+/// A node's own address with its vtable, kept in its header so that a handle can be made
+/// from the header's (thin) address alone ([`NodeRef::clone_from_header`]).
+pub(crate) struct NodeSelf(NonNull<dyn NodeDyn>);
+
+// SAFETY: an address, only turned into a handle under the rules of `NodeRef` (which is
+// `Send + Sync`).
+unsafe impl Send for NodeSelf {}
+unsafe impl Sync for NodeSelf {}
+
+// A node's state is fixed when it is made, atomic, or behind a `SpinLock` (which is unwind
+// safe, as `std::sync::Mutex` is), so a panic cannot leave one half-changed for a handle
+// to see: handles on nodes are unwind safe, as `Arc<dyn NodeDyn>` would be with these
+// bounds.
+impl std::panic::RefUnwindSafe for NodeSelf {}
+impl std::panic::UnwindSafe for NodeSelf {}
+impl std::panic::RefUnwindSafe for NodeRef {}
+impl std::panic::UnwindSafe for NodeRef {}
+
 /// What every node has, whatever its op.
 pub(crate) struct NodeHeader {
     /// How many [`NodeRef`]s there are on the node.
     pub(crate) refs: AtomicUsize,
+    /// The node's address and vtable, set by [`NodeRef::new_in_place`] before any handle
+    /// exists.
+    pub(crate) me: Option<NodeSelf>,
     pub(crate) name: &'static str,
     pub(crate) seq: u64,
     pub(crate) next: SmallVec<[Option<NodeRef>; 2]>,
@@ -290,6 +334,7 @@ impl NodeHeader {
         nabla_tensor::counter::NODES.inc();
         NodeHeader {
             refs: AtomicUsize::new(1),
+            me: None,
             name,
             seq: next_number(&NEXT_SEQ, &SEQ_BLOCK),
             next,

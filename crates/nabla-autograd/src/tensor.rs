@@ -6,7 +6,7 @@ use nabla_tensor::arc::{Counted, CountedWeak};
 use nabla_tensor::{DType, Element, Error, RawTensor, Result};
 use smallvec::SmallVec;
 use std::panic::Location;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A hook run on a tensor's gradient when it is computed; returning `Some` replaces it.
@@ -45,6 +45,14 @@ pub(crate) struct TensorImpl {
     pub(crate) raw: RawTensor,
     pub(crate) id: u64,
     pub(crate) meta: SpinLock<Meta>,
+    /// The header of the node gradients for this tensor flow into (what
+    /// [`Tensor::grad_node`] returns), published so that ops read it without the lock:
+    /// every op reads it for each input that requires grad. Null when not known, and then
+    /// read under the lock; cleared (under the lock) whenever what it stands for changes.
+    /// A node published here lives while the tensor does: its `grad_fn` or accumulator,
+    /// and a `grad_fn` taken off a live tensor is retired, not dropped
+    /// ([`TensorImpl::replace_grad_fn`]).
+    pub(crate) flow: AtomicPtr<NodeHeader>,
 }
 
 #[derive(Default)]
@@ -92,6 +100,8 @@ impl Drop for Extra {
 pub(crate) struct MetaExtra {
     pub(crate) hooks: Vec<(u64, Hook)>,
     pub(crate) name: Option<String>,
+    /// `grad_fn`s this tensor had, kept until it is dropped (see [`TensorImpl::flow`]).
+    pub(crate) retired: Vec<NodeRef>,
 }
 
 impl Meta {
@@ -111,6 +121,23 @@ impl Meta {
     }
 }
 
+impl TensorImpl {
+    /// Sets the `grad_fn` (`m` is this tensor's metadata, locked). The old one is retired,
+    /// not dropped: a lock-free [`Tensor::grad_node`] may have just read it from
+    /// [`TensorImpl::flow`], which is cleared first.
+    pub(crate) fn replace_grad_fn(&self, m: &mut Meta, node: Option<NodeRef>) {
+        self.flow.store(std::ptr::null_mut(), Ordering::Release);
+        if let Some(old) = std::mem::replace(&mut m.grad_fn, node) {
+            m.extra_mut().retired.push(old);
+        }
+    }
+}
+
+/// The header to publish in [`TensorImpl::flow`] for a tensor made with `grad_fn`.
+fn flow_of(grad_fn: Option<&NodeRef>) -> AtomicPtr<NodeHeader> {
+    AtomicPtr::new(grad_fn.map_or(std::ptr::null_mut(), NodeRef::header_ptr))
+}
+
 impl Drop for TensorImpl {
     fn drop(&mut self) {
         let meta = self.meta.get_mut();
@@ -124,7 +151,14 @@ impl Tensor {
     pub(crate) fn new_impl(raw: RawTensor, meta: Meta) -> Tensor {
         // built in its allocation: a tensor is made for nearly every op, and moving a
         // just-built one into place stalls on its stores (`nabla_tensor::arc`)
-        Tensor(Counted::new_in_place(|slot| slot.write(TensorImpl { raw, id: next_id(), meta: SpinLock::new(meta) })))
+        Tensor(Counted::new_in_place(|slot| {
+            slot.write(TensorImpl {
+                raw,
+                id: next_id(),
+                flow: flow_of(meta.grad_fn.as_ref()),
+                meta: SpinLock::new(meta),
+            })
+        }))
     }
 
     /// A tensor that does not require grad, over `raw`.
@@ -152,6 +186,7 @@ impl Tensor {
             slot.write(TensorImpl {
                 raw,
                 id: next_id(),
+                flow: flow_of(Some(&node)),
                 meta: SpinLock::new(Meta { requires_grad: true, grad_fn: Some(node), ..Default::default() }),
             })
         }))
@@ -342,6 +377,10 @@ impl Tensor {
             });
         }
         m.requires_grad = requires_grad;
+        if !requires_grad {
+            // no longer flows into its accumulator (which the tensor keeps)
+            self.0.flow.store(std::ptr::null_mut(), Ordering::Release);
+        }
         drop(m);
         Ok(self.clone())
     }
@@ -472,14 +511,21 @@ impl Tensor {
     /// The node gradients for this tensor flow into: its `grad_fn`, or for a leaf that
     /// requires grad its `AccumulateGrad` node (made once and shared by every graph).
     pub(crate) fn grad_node(&self) -> Option<NodeRef> {
+        if let Some(h) = std::ptr::NonNull::new(self.0.flow.load(Ordering::Acquire)) {
+            // SAFETY: a node published in `flow` lives while the tensor does, and `self`
+            // keeps the tensor alive.
+            return Some(unsafe { NodeRef::clone_from_header(h) });
+        }
         let mut m = self.meta();
         if let Some(f) = &m.grad_fn {
+            self.0.flow.store(NodeRef::header_ptr(f), Ordering::Release);
             return Some(f.clone());
         }
         if !m.requires_grad {
             return None;
         }
         if let Some(acc) = &m.accumulator {
+            self.0.flow.store(NodeRef::header_ptr(acc), Ordering::Release);
             return Some(acc.clone());
         }
         let mut header = NodeHeader::new(
@@ -495,6 +541,7 @@ impl Tensor {
         header.seq |= crate::graph::ACCUMULATE_SEQ;
         let leaf = Counted::downgrade(&self.0);
         let node = NodeRef::new_in_place(|slot| slot.write(AccumulateGrad { header, leaf }));
+        self.0.flow.store(NodeRef::header_ptr(&node), Ordering::Release);
         m.accumulator = Some(node.clone());
         Some(node)
     }

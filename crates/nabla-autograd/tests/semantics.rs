@@ -454,3 +454,51 @@ fn a_leaf_keeps_one_accumulate_grad_node_for_every_graph_it_joins() {
     y.backward();
     assert_eq!(w.grad().unwrap().to_vec::<f64>(), vec![3.0]);
 }
+
+#[test]
+fn ops_after_an_in_place_change_of_history_follow_the_new_history() {
+    // each op reads its inputs' nodes without a lock; every change of what a tensor's
+    // gradient flows into must show in the next op
+    let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).requires_grad_(true);
+    let t = &x * 3.0;
+    let before = t.grad_fn().expect("t has a node").name();
+    t.mul_(&Tensor::from_vec(vec![2.0f64, 2.0], &[2])); // t = 6x
+    assert_eq!((before, t.grad_fn().expect("recorded").name()), ("MulBackward", "MulBackward"));
+    (&t * 1.0).sum().backward();
+    assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![6.0, 6.0], "through the in-place op");
+    // fill_ cuts the history: the next op on t records nothing
+    t.fill_(5.0);
+    assert!(t.grad_fn().is_none() && !(&t * 2.0).requires_grad());
+    // a leaf that stops requiring grad stops flowing into its accumulator, and starts again
+    let w = Tensor::from_vec(vec![1.0f64], &[1]).requires_grad_(true);
+    assert!((&w * 2.0).requires_grad());
+    w.requires_grad_(false);
+    assert!(!(&w * 2.0).requires_grad());
+    w.requires_grad_(true);
+    (&w * 2.0).sum().backward();
+    assert_eq!(w.grad().unwrap().to_vec::<f64>(), vec![2.0]);
+}
+
+#[test]
+fn ops_read_a_tensor_while_another_thread_changes_its_history_in_place() {
+    // one thread records in-place ops on `t` (each replaces its grad_fn) while another
+    // records ops reading it; the old nodes stay alive for whoever read them
+    let x = Tensor::from_vec(vec![1.0f64, 2.0], &[2]).requires_grad_(true);
+    let t = &x * 1.0;
+    let zero = Tensor::zeros_like(&t).to_dtype(DType::F64);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..2000 {
+                t.add_(&zero);
+            }
+        });
+        s.spawn(|| {
+            for _ in 0..2000 {
+                let y = (&t * 2.0).sum();
+                assert!(y.requires_grad());
+            }
+        });
+    });
+    (&t * 2.0).sum().backward();
+    assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![2.0, 2.0]);
+}

@@ -73,9 +73,14 @@ impl Tensor {
             ));
         }
         self.raw().copy_from(&result.raw().to_dtype(self.dtype()));
-        let node = result.meta().grad_fn.take();
+        // `result` is this function's alone: its node moves to `self`
+        let node = {
+            let mut rm = result.meta();
+            result.0.flow.store(std::ptr::null_mut(), std::sync::atomic::Ordering::Release);
+            rm.grad_fn.take()
+        };
         let mut m = self.meta();
-        m.grad_fn = node;
+        self.0.replace_grad_fn(&mut m, node);
         m.requires_grad = true;
         Ok(self.clone())
     }
@@ -187,7 +192,7 @@ impl Tensor {
         if records {
             // the new value does not depend on the old one: cut the history
             let mut m = self.meta();
-            m.grad_fn = None;
+            self.0.replace_grad_fn(&mut m, None);
             m.requires_grad = false;
         }
         Ok(self.clone())
