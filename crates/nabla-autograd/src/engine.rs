@@ -7,6 +7,7 @@
 
 use crate::grad_mode::{is_anomaly_enabled, no_grad, set_grad_enabled};
 use crate::graph::{node_key, NodeRef};
+use crate::lock::SpinLock;
 use crate::tensor::{Tensor, TensorImpl};
 use nabla_tensor::{Error, Result};
 use std::collections::BinaryHeap;
@@ -413,13 +414,21 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
                 });
             }
             let needed_here = needed.as_ref().is_none_or(|m| m[idx as usize]);
-            if let Some(leaf) = node.leaf() {
+            if let Some(acc) = node.accumulator() {
                 // Without an observer the gradient moves into `.grad` (no clone), so that
                 // `accumulate` can steal its buffer instead of copying it.
                 let kept = if opts.observer.is_some() { Some(grad.clone()) } else { None };
-                // a leaf dropped since the graph was built has no `.grad` left to write
-                if let (None, Some(leaf)) = (opts.capture, leaf.upgrade()) {
-                    accumulate(&leaf, grad, opts.create_graph)?;
+                if opts.capture.is_none() {
+                    // the leaf's hooks first, if it may have some (a leaf dropped since the
+                    // graph was built has none to run, and no `.grad` left to read)
+                    let grad = if acc.hooked.load(std::sync::atomic::Ordering::Relaxed) {
+                        acc.leaf.upgrade().map(|leaf| run_hooks(&leaf, grad))
+                    } else {
+                        Some(grad)
+                    };
+                    if let Some(grad) = grad {
+                        accumulate(&acc.grad, grad, opts.create_graph)?;
+                    }
                 }
                 if let (Some(obs), Some(grad)) = (opts.observer.as_mut(), kept) {
                     obs(StepEvent { node: crate::GradFn(node.clone()), grad_in: &grad, grads_out: &[] });
@@ -507,25 +516,16 @@ pub(crate) fn run(roots: &[(NodeRef, Tensor)], mut opts: RunOptions<'_>) -> Resu
     Ok(captured)
 }
 
-/// Runs the leaf's hooks on `g`, then adds it into the leaf's `.grad` (stealing `g`'s buffer
-/// when nobody else holds it). One lock of the leaf's metadata when it has no hooks.
-fn accumulate(leaf: &Counted<TensorImpl>, g: Tensor, create_graph: bool) -> Result<()> {
-    let mut m = leaf.meta.lock();
-    let g = if m.hooks().is_empty() {
-        g
-    } else {
-        // hooks run unlocked (they may look at the leaf)
-        drop(m);
-        let g = run_hooks(leaf, g);
-        m = leaf.meta.lock();
-        g
-    };
+/// Adds `g` into a leaf's `.grad` (its accumulator's cell), stealing `g`'s buffer when
+/// nobody else holds it. One lock, of the cell.
+fn accumulate(cell: &SpinLock<Option<Tensor>>, g: Tensor, create_graph: bool) -> Result<()> {
+    let mut m = cell.lock();
     let exclusive = |t: &Tensor| {
         Counted::strong_count(&t.0) == 1
             && nabla_tensor::storage::StorageRef::count(t.raw().storage()) == 1
             && t.raw().is_compact()
     };
-    m.grad = Some(match m.grad.take() {
+    *m = Some(match m.take() {
         None if create_graph => g,
         // held elsewhere too (the gradient of an addition goes to both inputs): a copy
         None if Counted::strong_count(&g.0) > 1 => Tensor::from_raw(g.raw().copy()),

@@ -384,6 +384,10 @@ pub(crate) unsafe trait NodeDyn: Send + Sync {
     fn leaf(&self) -> Option<&CountedWeak<TensorImpl>> {
         None
     }
+    /// The node as an `AccumulateGrad`, if it is one.
+    fn accumulator(&self) -> Option<&AccumulateGrad> {
+        None
+    }
     /// The rule, for inspection tools.
     #[allow(dead_code)]
     fn with_backward(&self, _f: &mut dyn FnMut(Option<&dyn Backward>)) {}
@@ -504,6 +508,13 @@ fn freed_error() -> Error {
 pub(crate) struct AccumulateGrad {
     pub(crate) header: NodeHeader,
     pub(crate) leaf: CountedWeak<TensorImpl>,
+    /// The leaf's `.grad` (the leaf reaches it through this node), kept here so that a
+    /// backward pass accumulates into it without upgrading its handle on the leaf and
+    /// locking the leaf's metadata (three locked instructions for one).
+    pub(crate) grad: SpinLock<Option<Tensor>>,
+    /// Whether the leaf may have hooks (set when one is registered, never cleared): only
+    /// then does a pass upgrade its handle on the leaf, to run them.
+    pub(crate) hooked: AtomicBool,
 }
 
 // SAFETY: `repr(C)`, header first.
@@ -514,6 +525,9 @@ unsafe impl NodeDyn for AccumulateGrad {
     fn release(&self) {}
     fn leaf(&self) -> Option<&CountedWeak<TensorImpl>> {
         Some(&self.leaf)
+    }
+    fn accumulator(&self) -> Option<&AccumulateGrad> {
+        Some(self)
     }
 }
 

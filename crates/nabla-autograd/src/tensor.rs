@@ -6,7 +6,7 @@ use nabla_tensor::arc::{Counted, CountedWeak};
 use nabla_tensor::{DType, Element, Error, RawTensor, Result};
 use smallvec::SmallVec;
 use std::panic::Location;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// A hook run on a tensor's gradient when it is computed; returning `Some` replaces it.
@@ -127,10 +127,29 @@ impl TensorImpl {
     /// [`TensorImpl::flow`], which is cleared first.
     pub(crate) fn replace_grad_fn(&self, m: &mut Meta, node: Option<NodeRef>) {
         self.flow.store(std::ptr::null_mut(), Ordering::Release);
+        // a leaf's `.grad` lives in its accumulator, a non-leaf's in its metadata: a tensor
+        // that turns from one into the other takes its `.grad` along
+        let was_leaf = m.grad_fn.is_none();
+        if let Some(acc) = m.accumulator.as_ref().and_then(|n| n.accumulator()) {
+            let mut cell = acc.grad.lock();
+            match (was_leaf, node.is_none()) {
+                (true, false) => m.grad = cell.take(),
+                (false, true) => *cell = m.grad.take(),
+                _ => {}
+            }
+        }
         if let Some(old) = std::mem::replace(&mut m.grad_fn, node) {
             m.extra_mut().retired.push(old);
         }
     }
+}
+
+/// The accumulator whose cell holds `.grad`, for a leaf that has one (`m` is its metadata).
+fn leaf_accumulator(m: &Meta) -> Option<&AccumulateGrad> {
+    if m.grad_fn.is_some() {
+        return None;
+    }
+    m.accumulator.as_ref().and_then(|n| n.accumulator())
 }
 
 /// The header to publish in [`TensorImpl::flow`] for a tensor made with `grad_fn`.
@@ -388,7 +407,18 @@ impl Tensor {
     /// The accumulated gradient: for leaves that require grad, and for non-leaves after
     /// [`Tensor::retain_grad`]; `None` before any backward (see [`Tensor::zero_grad`]).
     pub fn grad(&self) -> Option<Tensor> {
-        self.meta().grad.clone()
+        self.with_grad(|g| g.clone())
+    }
+
+    /// Runs `f` on the tensor's `.grad`: for a leaf with an accumulator (one that took part
+    /// in a graph while requiring grad), the accumulator's; otherwise the one in the
+    /// metadata. Locks the metadata, then the accumulator's cell.
+    pub(crate) fn with_grad<R>(&self, f: impl FnOnce(&mut Option<Tensor>) -> R) -> R {
+        let mut m = self.meta();
+        if let Some(acc) = leaf_accumulator(&m) {
+            return f(&mut acc.grad.lock());
+        }
+        f(&mut m.grad)
     }
 
     /// Replaces the stored gradient (`None` clears it), as assigning `.grad` does in PyTorch.
@@ -400,7 +430,7 @@ impl Tensor {
     /// assert_eq!(w.grad().unwrap().to_vec::<f32>(), vec![1.0, 1.0]);
     /// ```
     pub fn set_grad(&self, grad: Option<Tensor>) {
-        self.meta().grad = grad;
+        self.with_grad(|g| *g = grad);
     }
 
     /// Clears the gradient (PyTorch's `zero_grad(set_to_none=True)`, its default).
@@ -412,7 +442,7 @@ impl Tensor {
     /// assert!(w.grad().is_none());
     /// ```
     pub fn zero_grad(&self) {
-        self.meta().grad = None;
+        self.with_grad(|g| *g = None);
     }
 
     /// Keeps the gradient of this non-leaf in `.grad` after backward (a no-op on leaves).
@@ -505,6 +535,9 @@ impl Tensor {
         if let Some(f) = &m.grad_fn {
             f.header().watched.store(true, std::sync::atomic::Ordering::Relaxed);
         }
+        if let Some(acc) = leaf_accumulator(&m) {
+            acc.hooked.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         HookHandle { tensor: Counted::downgrade(&self.0), id }
     }
 
@@ -540,7 +573,9 @@ impl Tensor {
         // about later graphs: it runs as soon as it is ready, as PyTorch's does.
         header.seq |= crate::graph::ACCUMULATE_SEQ;
         let leaf = Counted::downgrade(&self.0);
-        let node = NodeRef::new_in_place(|slot| slot.write(AccumulateGrad { header, leaf }));
+        // the leaf's `.grad` moves into the node (see `AccumulateGrad::grad`)
+        let (grad, hooked) = (SpinLock::new(m.grad.take()), AtomicBool::new(!m.hooks().is_empty()));
+        let node = NodeRef::new_in_place(|slot| slot.write(AccumulateGrad { header, leaf, grad, hooked }));
         self.0.flow.store(NodeRef::header_ptr(&node), Ordering::Release);
         m.accumulator = Some(node.clone());
         Some(node)

@@ -502,3 +502,34 @@ fn ops_read_a_tensor_while_another_thread_changes_its_history_in_place() {
     (&t * 2.0).sum().backward();
     assert_eq!(x.grad().unwrap().to_vec::<f64>(), vec![2.0, 2.0]);
 }
+
+#[test]
+fn a_leafs_grad_is_one_whether_set_before_its_first_graph_accumulated_or_hooked_later() {
+    let w = Tensor::from_vec(vec![1.0f64], &[1]).requires_grad_(true);
+    // set before the leaf is in any graph, then accumulated into by the first backward
+    w.set_grad(Some(Tensor::from_vec(vec![10.0f64], &[1])));
+    (&w * 2.0).sum().backward();
+    assert_eq!(w.grad().unwrap().item(), 12.0);
+    // a hook registered after the leaf's node exists (and after the op) still runs
+    let y = (&w * 3.0).sum();
+    let h = w.register_hook(|g: &Tensor| Some(g * 2.0));
+    y.backward();
+    assert_eq!(w.grad().unwrap().item(), 18.0);
+    h.remove();
+    w.zero_grad();
+    assert!(w.grad().is_none());
+    (&w * 3.0).sum().backward();
+    assert_eq!(w.grad().unwrap().item(), 3.0);
+    // a leaf dropped before the pass gets nothing, and the pass does not fail
+    let v = Tensor::from_vec(vec![1.0f64], &[1]).requires_grad_(true);
+    let z = (&v * 5.0 + &w).sum();
+    drop(v);
+    z.backward();
+    assert_eq!(w.grad().unwrap().item(), 4.0);
+    // a leaf that becomes a non-leaf (an in-place op with an input that requires grad)
+    // keeps its .grad
+    w.requires_grad_(false);
+    w.add_(&Tensor::from_vec(vec![1.0f64], &[1]).requires_grad_(true));
+    assert!(!w.is_leaf());
+    assert_eq!(w.grad().unwrap().item(), 4.0);
+}

@@ -139,16 +139,10 @@ impl Tensor {
 
     fn reason(&self, output: Option<&Tensor>) -> NoGradReason {
         let tensor = label(self);
-        let (detached, under_no_grad, requires, grad_fn, retains, has_grad) = {
+        let has_grad = self.grad().is_some();
+        let (detached, under_no_grad, requires, grad_fn, retains) = {
             let m = self.meta();
-            (
-                m.detached,
-                m.made_under_no_grad,
-                m.requires_grad,
-                m.grad_fn.as_ref().map(|n| n.name()),
-                m.retains_grad,
-                m.grad.is_some(),
-            )
+            (m.detached, m.made_under_no_grad, m.requires_grad, m.grad_fn.as_ref().map(|n| n.name()), m.retains_grad)
         };
         if has_grad {
             return NoGradReason::HasGrad { tensor };
