@@ -129,13 +129,15 @@ impl TensorImpl {
         self.flow.store(std::ptr::null_mut(), Ordering::Release);
         // a leaf's `.grad` lives in its accumulator, a non-leaf's in its metadata: a tensor
         // that turns from one into the other takes its `.grad` along
-        let was_leaf = m.grad_fn.is_none();
-        if let Some(acc) = m.accumulator.as_ref().and_then(|n| n.accumulator()) {
-            let mut cell = acc.grad.lock();
-            match (was_leaf, node.is_none()) {
-                (true, false) => m.grad = cell.take(),
-                (false, true) => *cell = m.grad.take(),
-                _ => {}
+        let (was_leaf, is_leaf) = (m.grad_fn.is_none(), node.is_none());
+        if was_leaf != is_leaf {
+            if let Some(acc) = m.accumulator.as_ref().and_then(|n| n.accumulator()) {
+                let mut cell = acc.grad.lock();
+                if was_leaf {
+                    m.grad = cell.take();
+                } else {
+                    *cell = m.grad.take();
+                }
             }
         }
         if let Some(old) = std::mem::replace(&mut m.grad_fn, node) {
