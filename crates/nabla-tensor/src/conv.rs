@@ -613,6 +613,26 @@ pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], gw: &mu
     }
 }
 
+/// The sum of `p` in sixteen running sums, one per SIMD lane, added up at the end: a sum
+/// taken in order (`iter().sum()`) waits on each addition's latency, one element at a time,
+/// which made `channel_sum` (a conv bias's gradient) about a tenth of `cnn_step`.
+#[inline]
+fn lane_sum<T: Float>(p: &[T]) -> T {
+    const LANES: usize = 16;
+    let mut acc = [T::zero(); LANES];
+    let mut it = p.chunks_exact(LANES);
+    for w in &mut it {
+        for k in 0..LANES {
+            acc[k] += w[k];
+        }
+    }
+    let mut t = it.remainder().iter().fold(T::zero(), |a, &b| a + b);
+    for a in acc {
+        t += a;
+    }
+    t
+}
+
 /// Sums `[N, C, plane]` over N and the plane: the gradient of a per-channel bias.
 ///
 /// ```
@@ -626,8 +646,7 @@ pub fn channel_sum<T: Float>(batch: usize, channels: usize, plane: usize, y: &[T
     let sum_channel = |c: usize| -> T {
         let mut s = T::zero();
         for n in 0..batch {
-            let p = &y[(n * channels + c) * plane..(n * channels + c + 1) * plane];
-            s += p.iter().copied().sum::<T>();
+            s += lane_sum(&y[(n * channels + c) * plane..(n * channels + c + 1) * plane]);
         }
         s
     };
@@ -692,6 +711,21 @@ mod tests {
             }
         }
         (y, gx, gw)
+    }
+
+    #[test]
+    fn channel_sum_matches_a_sum_in_order() {
+        // planes shorter than, equal to and longer than the sixteen running sums, with a
+        // remainder, and one large enough to run on the thread pool
+        for (batch, channels, plane) in [(3, 2, 1), (2, 3, 15), (2, 2, 16), (3, 2, 17), (2, 5, 37), (64, 32, 784)] {
+            let y = values(batch * channels * plane, plane as u64);
+            let mut got = vec![f64::NAN; channels];
+            channel_sum(batch, channels, plane, &y, &mut got);
+            let want: Vec<f64> = (0..channels)
+                .map(|c| (0..batch).flat_map(|n| &y[(n * channels + c) * plane..][..plane]).sum())
+                .collect();
+            assert_close(&format!("channel_sum {batch}x{channels}x{plane}"), &got, &want, 1e-12);
+        }
     }
 
     pub(super) fn assert_close(what: &str, a: &[f64], b: &[f64], tol: f64) {
