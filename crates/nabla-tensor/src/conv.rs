@@ -27,7 +27,7 @@ mod tensor;
 
 pub use pooling::{
     adaptive_avg_pool2d_backward, adaptive_avg_pool2d_forward, adaptive_bin, avg_pool2d_backward, avg_pool2d_forward,
-    gather_by_index, max_pool2d_backward, max_pool2d_forward, PoolGeom,
+    gather_by_index, max_pool2d_backward, max_pool2d_backward_overwrite, max_pool2d_forward, PoolGeom,
 };
 
 use crate::dtype::Float;
@@ -475,6 +475,27 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T
 /// assert_eq!(gx, vec![1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]);
 /// ```
 pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T], bias: Option<&[T]>, gx: &mut [T]) {
+    backward_input(g, gy, w, bias, gx, false);
+}
+
+/// [`conv2d_backward_input`] into `gx` whatever it holds: each work item zeroes the planes
+/// it owns just before it accumulates into them, on its own thread and while they are about
+/// to be in its cache, instead of the caller zero-filling the whole gradient first, on one
+/// thread.
+///
+/// ```
+/// use nabla_tensor::conv::{conv2d_backward_input_overwrite, ConvGeom};
+/// let g = ConvGeom::new([1, 1, 3, 3], [1, 1, 2, 2], [1, 1], [0, 0], [1, 1], 1).unwrap();
+/// let mut gx = vec![5.0f32; 9]; // any contents
+/// conv2d_backward_input_overwrite(&g, &[1.0; 4], &[1.0; 4], None, &mut gx);
+/// assert_eq!(gx, vec![1.0, 2.0, 1.0, 2.0, 4.0, 2.0, 1.0, 2.0, 1.0]);
+/// ```
+pub fn conv2d_backward_input_overwrite<T: Float>(g: &ConvGeom, gy: &[T], w: &[T], bias: Option<&[T]>, gx: &mut [T]) {
+    backward_input(g, gy, w, bias, gx, true);
+}
+
+/// [`conv2d_backward_input`], zeroing each item's planes first when `overwrite` is set.
+fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T], bias: Option<&[T]>, gx: &mut [T], overwrite: bool) {
     assert_eq!(gy.len(), g.batch * g.out_image(), "conv2d_backward_input: gradient length");
     assert_eq!(w.len(), g.out_channels * g.k_group(), "conv2d_backward_input: weight length");
     assert_eq!(gx.len(), g.batch * g.in_image(), "conv2d_backward_input: output length");
@@ -503,6 +524,10 @@ pub fn conv2d_backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T], bias: Op
         let cb = blk * block..((blk + 1) * block).min(cin_g);
         let c_first = gr * cin_g + cb.start;
         let plane_off = n * g.in_image() + c_first * hw;
+        if overwrite {
+            // SAFETY: this item owns the planes of its channel block.
+            unsafe { dst.slice(plane_off, cb.len() * hw) }.fill(T::zero());
+        }
         let mut r0 = 0;
         while r0 < g.out_size[0] {
             let rows = r0..(r0 + band).min(g.out_size[0]);
@@ -757,6 +782,10 @@ mod tests {
         let mut gx = vec![0.0; rgx.len()];
         conv2d_backward_input(&g, &gy, &w, None, &mut gx);
         assert_close(&format!("input grad {ctx}"), &gx, &rgx, 1e-12);
+        // the same into a buffer of anything: every element is written
+        let mut gx = vec![f64::NAN; rgx.len()];
+        conv2d_backward_input_overwrite(&g, &gy, &w, None, &mut gx);
+        assert_close(&format!("input grad, overwriting {ctx}"), &gx, &rgx, 1e-12);
         let mut gw = vec![7.0; rgw.len()];
         conv2d_backward_weight(&g, &x, &gy, &mut gw);
         assert_close(&format!("weight grad {ctx}"), &gw, &rgw, 1e-12);

@@ -18,6 +18,8 @@ pub const POOL_CAPACITY_BYTES: usize = 1 << 30;
 struct Pool {
     f32s: Vec<Vec<f32>>,
     f64s: Vec<Vec<f64>>,
+    /// Index buffers (max pooling's argmax positions).
+    i64s: Vec<Vec<i64>>,
     bytes: usize,
 }
 
@@ -31,7 +33,7 @@ pub fn stats() -> (usize, usize) {
     (HITS.load(Relaxed), MISSES.load(Relaxed))
 }
 
-static POOL: Mutex<Pool> = Mutex::new(Pool { f32s: Vec::new(), f64s: Vec::new(), bytes: 0 });
+static POOL: Mutex<Pool> = Mutex::new(Pool { f32s: Vec::new(), f64s: Vec::new(), i64s: Vec::new(), bytes: 0 });
 
 /// Element types the pool keeps.
 trait Pooled: Sized {
@@ -42,6 +44,7 @@ impl<T: BufferElement> Pooled for T {
         let any: &mut dyn std::any::Any = match T::DTYPE {
             crate::DType::F32 => &mut p.f32s,
             crate::DType::F64 => &mut p.f64s,
+            crate::DType::I64 => &mut p.i64s,
             _ => return None,
         };
         any.downcast_mut::<Vec<Vec<T>>>()
@@ -175,6 +178,7 @@ pub(crate) fn release(buf: Buffer) {
     match buf {
         Buffer::F32(v) => put(v),
         Buffer::F64(v) => put(v),
+        Buffer::I64(v) => put(v),
         _ => {}
     }
 }
@@ -189,6 +193,7 @@ pub fn clear() {
     let mut p = POOL.lock().unwrap_or_else(|e| e.into_inner());
     p.f32s.clear();
     p.f64s.clear();
+    p.i64s.clear();
     p.bytes = 0;
 }
 

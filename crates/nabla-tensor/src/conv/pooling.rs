@@ -252,14 +252,40 @@ pub fn gather_by_index<T: Float>(g: &PoolGeom, x: &[T], idx: &[i64], y: &mut [T]
 /// assert_eq!(gx, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
 /// ```
 pub fn max_pool2d_backward<T: Float>(g: &PoolGeom, gy: &[T], idx: &[i64], gx: &mut [T]) {
+    pool_backward(g, gy, idx, gx, false);
+}
+
+/// [`max_pool2d_backward`] into `gx` whatever it holds: each plane is zeroed just before
+/// its gradients are added, by the thread that adds them, instead of the caller zero-filling
+/// the whole gradient first, on one thread.
+///
+/// ```
+/// use nabla_tensor::conv::{max_pool2d_backward_overwrite, PoolGeom};
+/// let g = PoolGeom::new(1, [2, 4], [2, 2], [2, 2], [0, 0]).unwrap();
+/// let mut gx = [3.0f32; 8]; // any contents
+/// max_pool2d_backward_overwrite(&g, &[1.0, 2.0], &[1, 6], &mut gx);
+/// assert_eq!(gx, [0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 2.0, 0.0]);
+/// ```
+pub fn max_pool2d_backward_overwrite<T: Float>(g: &PoolGeom, gy: &[T], idx: &[i64], gx: &mut [T]) {
+    pool_backward(g, gy, idx, gx, true);
+}
+
+/// [`max_pool2d_backward`], zeroing each plane first when `overwrite` is set.
+fn pool_backward<T: Float>(g: &PoolGeom, gy: &[T], idx: &[i64], gx: &mut [T], overwrite: bool) {
     let (ip, op) = (g.in_plane(), g.out_plane());
     assert_eq!(gx.len(), g.planes * ip, "max_pool2d_backward: output length");
     assert_eq!(gy.len(), g.planes * op, "max_pool2d_backward: gradient length");
     assert_eq!(idx.len(), gy.len(), "max_pool2d_backward: indices length");
     if op == 0 || ip == 0 {
+        if overwrite {
+            gx.fill(T::zero());
+        }
         return;
     }
     let work = |(gx, (gy, idx)): (&mut [T], (&[T], &[i64]))| {
+        if overwrite {
+            gx.fill(T::zero());
+        }
         gy.iter().zip(idx).for_each(|(&v, &i)| gx[i as usize] += v);
     };
     if gx.len() >= PAR_ELEMS && rayon::current_num_threads() > 1 {
@@ -443,6 +469,10 @@ mod tests {
             let gy = values(n, 12);
             let mut gx = vec![0.0; x.len()];
             max_pool2d_backward(&g, &gy, &idx, &mut gx);
+            // the same into a buffer of anything: every element is written
+            let mut over = vec![f64::NAN; x.len()];
+            max_pool2d_backward_overwrite(&g, &gy, &idx, &mut over);
+            assert_eq!(over, gx, "max backward, overwriting {g:?}");
             // adjoint identity: <gy, gather(x)> = <scatter(gy), x>
             let mut gathered = vec![0.0; n];
             gather_by_index(&g, &x, &idx, &mut gathered);

@@ -132,7 +132,7 @@ impl RawTensor {
     }
 
     /// The input gradient `Cₓᵀ(self; w) (+ bias)` of a convolution of geometry `g`, which
-    /// is also the transposed convolution of `self` ([`conv2d_backward_input`]).
+    /// is also the transposed convolution of `self` ([`conv2d_backward_input_overwrite`]).
     pub fn conv2d_backward_input(&self, g: &ConvGeom, w: &RawTensor, bias: Option<&RawTensor>) -> Result<RawTensor> {
         let op = "conv2d_backward_input";
         check_shape(op, "a gradient", self, &g.output_shape())?;
@@ -143,10 +143,10 @@ impl RawTensor {
             all.push(b);
         }
         fn go<T: Float>(g: &ConvGeom, gy: &RawTensor, w: &RawTensor, b: Option<&RawTensor>) -> RawTensor {
-            let mut gx = crate::pool::alloc_filled(g.input_shape().iter().product(), T::zero());
+            let mut gx = crate::pool::alloc_overwritten::<T>(g.input_shape().iter().product());
             with_contiguous::<T, _>(gy, |gy| {
                 with_contiguous::<T, _>(w, |w| {
-                    with_contiguous_opt::<T, _>(b, |b| conv2d_backward_input(g, gy, w, b, &mut gx))
+                    with_contiguous_opt::<T, _>(b, |b| conv2d_backward_input_overwrite(g, gy, w, b, &mut gx))
                 })
             });
             output(gx, &g.input_shape())
@@ -215,7 +215,7 @@ impl RawTensor {
         fn go<T: Float>(g: &PoolGeom, x: &RawTensor) -> (RawTensor, RawTensor) {
             let n = g.planes * g.out_plane();
             // max_pool2d_forward writes every output and index
-            let (mut y, mut idx) = (crate::pool::alloc_overwritten::<T>(n), vec![0i64; n]);
+            let (mut y, mut idx) = (crate::pool::alloc_overwritten::<T>(n), crate::pool::alloc_overwritten::<i64>(n));
             with_contiguous::<T, _>(x, |x| max_pool2d_forward(g, x, &mut y, &mut idx));
             let shape = pooled_shape(x, g.out_size);
             (output(y, &shape), output(idx, &shape))
@@ -242,13 +242,13 @@ impl RawTensor {
         })
     }
 
-    /// The gradient of max pooling ([`max_pool2d_backward`]) of `self` (the output
+    /// The gradient of max pooling ([`max_pool2d_backward_overwrite`]) of `self` (the output
     /// gradient), given the indices of the forward pass.
     pub fn max_pool2d_backward(&self, g: &PoolGeom, idx: &RawTensor, input_shape: &[usize]) -> Result<RawTensor> {
         fn go<T: Float>(g: &PoolGeom, gy: &RawTensor, idx: &RawTensor, shape: &[usize]) -> RawTensor {
-            let mut gx = crate::pool::alloc_filled(g.planes * g.in_plane(), T::zero());
+            let mut gx = crate::pool::alloc_overwritten::<T>(g.planes * g.in_plane());
             with_contiguous::<T, _>(gy, |gy| {
-                with_contiguous::<i64, _>(idx, |i| max_pool2d_backward(g, gy, i, &mut gx))
+                with_contiguous::<i64, _>(idx, |i| max_pool2d_backward_overwrite(g, gy, i, &mut gx))
             });
             output(gx, shape)
         }
