@@ -8,7 +8,8 @@
 //!
 //! - [`conv2d_forward`]: `y = C(x, w)` (+ bias), im2col and GEMM;
 //! - [`conv2d_backward_input`]: `x̄ = Cₓᵀ(ȳ; w)`, GEMM and col2im: the input gradient, and
-//!   also the transposed convolution;
+//!   also the transposed convolution ([`conv2d_backward_input_overwrite`] writes it into a
+//!   buffer of any contents, zeroing each item's planes on the item's own thread);
 //! - [`conv2d_backward_weight`]: `w̄ = C_wᵀ(ȳ; x)`, im2col and GEMM: the weight gradient.
 //!
 //! The im2col buffer is never built for the whole batch: work is cut into (image, band of

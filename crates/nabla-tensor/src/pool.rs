@@ -6,6 +6,7 @@
 //! similar size. Large allocations otherwise go straight to `mmap` and come back as
 //! zero-filled pages that fault in one by one: for a 64 MiB buffer that is 16 384 page
 //! faults per step. Small buffers go to the ordinary allocator, which reuses them well.
+//! The pool keeps `f32` and `f64` buffers, and `i64` ones (max pooling's indices).
 
 use crate::storage::{Buffer, BufferElement};
 use std::sync::Mutex;
