@@ -140,10 +140,15 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
     }
     let (w, ow_n, stride) = (g.in_size[1], g.out_size[1], g.stride[1]);
     let plane = |(y, (idx, x)): (&mut [T], (&mut [i64], &[T]))| {
-        let has_nan = x.iter().fold(false, |a, v| a | v.is_nan());
-        if !has_nan && g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0] {
-            return max_pool_2x2(x, w, ow_n, y, idx);
-        }
+        let has_nan = if g.kernel == [2, 2] && g.stride == [2, 2] && g.padding == [0, 0] {
+            // NaN outside every window (a last odd row or column) changes nothing
+            if !max_pool_2x2(x, w, ow_n, y, idx) {
+                return;
+            }
+            true
+        } else {
+            x.iter().fold(false, |a, v| a | v.is_nan())
+        };
         y.fill(T::neg_infinity());
         if has_nan {
             // NaN wins and propagates, the last NaN of a window giving the index; a window
@@ -202,10 +207,14 @@ pub fn max_pool2d_forward<T: Float>(g: &PoolGeom, x: &[T], y: &mut [T], idx: &mu
     }
 }
 
-/// The common 2×2, stride-2 max pooling of one plane without NaN: a compare tree in scan
-/// order (`a b / c d`, strict `>` so the first maximum wins ties), the index by integer
-/// arithmetic on the comparisons so that nothing branches on the data.
-fn max_pool_2x2<T: Float>(x: &[T], w: usize, ow_n: usize, y: &mut [T], idx: &mut [i64]) {
+/// The common 2×2, stride-2 max pooling of one plane: a compare tree in scan order
+/// (`a b / c d`, strict `>` so the first maximum wins ties), the index by integer
+/// arithmetic on the comparisons so that nothing branches on the data. Right only without
+/// NaN in the windows: returns whether there was one (the plane is then to be redone),
+/// found in the same pass instead of a scan of the plane before it (which read the input
+/// twice: ~30 % of max pooling's time in `cnn_step`).
+fn max_pool_2x2<T: Float>(x: &[T], w: usize, ow_n: usize, y: &mut [T], idx: &mut [i64]) -> bool {
+    let mut nan = false;
     for (oh, (y, idx)) in y.chunks_mut(ow_n).zip(idx.chunks_mut(ow_n)).enumerate() {
         let top = &x[2 * oh * w..2 * oh * w + 2 * ow_n];
         let bottom = &x[(2 * oh + 1) * w..(2 * oh + 1) * w + 2 * ow_n];
@@ -217,8 +226,10 @@ fn max_pool_2x2<T: Float>(x: &[T], w: usize, ow_n: usize, y: &mut [T], idx: &mut
             let down = (mb > mt) as usize;
             *y = if mb > mt { mb } else { mt };
             *i = (2 * oh * w + 2 * ow + down * (w + l) + (1 - down) * r) as i64;
+            nan |= t[0].is_nan() | t[1].is_nan() | b[0].is_nan() | b[1].is_nan();
         }
     }
+    nan
 }
 
 /// `y[p, i] = x[p, idx[p, i]]` per plane: max pooling with known indices, and the adjoint
@@ -499,6 +510,49 @@ mod tests {
         assert_eq!(y[0], -5.0); // the padding (no value) never wins over -5
         assert!(y[1].is_nan() && idx[1] == 1);
         assert_eq!((y[6], idx[6]), (-7.0, 2));
+    }
+
+    #[test]
+    fn max_pool_2x2_propagates_nan_as_the_general_path_does() {
+        // 2×2, stride 2 on a 3×5 plane: windows cover rows 0-1 and columns 0-3
+        let g = PoolGeom::new(1, [3, 5], [2, 2], [2, 2], [0, 0]).unwrap();
+        let mut x = [1.0f32, 3.0, 3.0, 0.0, 9.0, 3.0, 2.0, 0.0, 3.0, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0];
+        let (mut y, mut idx) = ([0.0f32; 2], [0i64; 2]);
+        // NaN only outside the windows: the plain result
+        x[4] = f32::NAN;
+        x[12] = f32::NAN;
+        max_pool2d_forward(&g, &x, &mut y, &mut idx);
+        assert_eq!((y, idx), ([3.0, 3.0], [1, 2]));
+        // NaN in the first window, not its first element (a compare tree alone would lose it)
+        x[6] = f32::NAN;
+        max_pool2d_forward(&g, &x, &mut y, &mut idx);
+        assert!(y[0].is_nan() && idx[0] == 6, "{y:?} {idx:?}");
+        assert_eq!((y[1], idx[1]), (3.0, 2));
+        // planes with NaN in some windows: each window agrees with a direct loop (NaN wins,
+        // the last NaN of the window giving the index)
+        let g = PoolGeom::new(2, [6, 6], [2, 2], [2, 2], [0, 0]).unwrap();
+        let mut x = values(72, 31);
+        for k in [5, 14, 40, 41, 71] {
+            x[k] = f64::NAN;
+        }
+        let (mut y, mut idx) = (vec![0.0; 18], vec![0i64; 18]);
+        max_pool2d_forward(&g, &x, &mut y, &mut idx);
+        for (o, (&v, &i)) in y.iter().zip(&idx).enumerate() {
+            let (p, oh, ow) = (o / 9, (o % 9) / 3, o % 3);
+            let cells: Vec<usize> =
+                [(0, 0), (0, 1), (1, 0), (1, 1)].iter().map(|(a, b)| (2 * oh + a) * 6 + 2 * ow + b).collect();
+            match cells.iter().rev().find(|&&c| x[p * 36 + c].is_nan()) {
+                Some(&c) => assert!(v.is_nan() && i == c as i64, "window {o}"),
+                None => assert_eq!(
+                    v,
+                    naive_pool(
+                        &PoolGeom::new(1, [6, 6], [2, 2], [2, 2], [0, 0]).unwrap(),
+                        &x[p * 36..p * 36 + 36],
+                        false
+                    )[o % 9]
+                ),
+            }
+        }
     }
 
     #[test]
