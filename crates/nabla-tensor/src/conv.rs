@@ -639,26 +639,6 @@ pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], gw: &mu
     }
 }
 
-/// The sum of `p` in sixteen running sums, one per SIMD lane, added up at the end: a sum
-/// taken in order (`iter().sum()`) waits on each addition's latency, one element at a time,
-/// which made `channel_sum` (a conv bias's gradient) about a tenth of `cnn_step`.
-#[inline]
-fn lane_sum<T: Float>(p: &[T]) -> T {
-    const LANES: usize = 16;
-    let mut acc = [T::zero(); LANES];
-    let mut it = p.chunks_exact(LANES);
-    for w in &mut it {
-        for k in 0..LANES {
-            acc[k] += w[k];
-        }
-    }
-    let mut t = it.remainder().iter().fold(T::zero(), |a, &b| a + b);
-    for a in acc {
-        t += a;
-    }
-    t
-}
-
 /// Sums `[N, C, plane]` over N and the plane: the gradient of a per-channel bias.
 ///
 /// ```
@@ -672,7 +652,9 @@ pub fn channel_sum<T: Float>(batch: usize, channels: usize, plane: usize, y: &[T
     let sum_channel = |c: usize| -> T {
         let mut s = T::zero();
         for n in 0..batch {
-            s += lane_sum(&y[(n * channels + c) * plane..(n * channels + c + 1) * plane]);
+            // sixteen running sums: an in-order sum waited on each addition's latency, one
+            // element at a time (about a tenth of `cnn_step`)
+            s += crate::reduce::lane_sum::<T, 16>(&y[(n * channels + c) * plane..(n * channels + c + 1) * plane]);
         }
         s
     };

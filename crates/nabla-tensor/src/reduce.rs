@@ -14,24 +14,29 @@ fn float_error(op: &'static str, d: DType) -> Error {
     Error::DType { op, msg: format!("expected a floating-point tensor (float32 or float64), got {d}") }
 }
 
+/// The sum of `p` in `LANES` running sums (one per SIMD lane, so the additions do not wait
+/// on each other), the remainder summed in order, then the running sums added in order.
+#[inline]
+pub(crate) fn lane_sum<T: Float, const LANES: usize>(p: &[T]) -> T {
+    let mut acc = [T::zero(); LANES];
+    let mut it = p.chunks_exact(LANES);
+    for w in &mut it {
+        for k in 0..LANES {
+            acc[k] += w[k];
+        }
+    }
+    let mut t = it.remainder().iter().fold(T::zero(), |a, &b| a + b);
+    for a in acc {
+        t += a;
+    }
+    t
+}
+
 /// Sum of a contiguous slice in chunks (parallel when large), accumulated in f64 across
 /// chunks so that 16M-element f32 sums stay accurate.
 fn sum_slice<T: Float>(s: &[T]) -> T {
     const CHUNK: usize = 1 << 12;
-    let chunk_sum = |c: &[T]| -> f64 {
-        let mut acc = [T::zero(); 8];
-        let mut it = c.chunks_exact(8);
-        for w in &mut it {
-            for k in 0..8 {
-                acc[k] += w[k];
-            }
-        }
-        let mut t = it.remainder().iter().fold(T::zero(), |a, &b| a + b);
-        for a in acc {
-            t += a;
-        }
-        t.to_f64()
-    };
+    let chunk_sum = |c: &[T]| -> f64 { lane_sum::<T, 8>(c).to_f64() };
     let total: f64 = if s.len() >= PARALLEL_THRESHOLD {
         s.par_chunks(CHUNK).map(chunk_sum).sum()
     } else {
