@@ -41,14 +41,18 @@ impl NodeRef {
     /// header must count one handle ([`NodeHeader::new`] does).
     #[inline]
     pub(crate) fn new_in_place<N: NodeDyn + 'static>(init: impl FnOnce(&mut MaybeUninit<N>) -> &mut N) -> NodeRef {
-        let mut slot = Box::<N>::new_uninit();
-        let p: *const MaybeUninit<N> = &*slot;
-        let written: *mut N = init(&mut slot);
-        assert!(std::ptr::eq(written, p.cast::<N>()), "internal: NodeRef::new_in_place's init must return its slot");
-        // SAFETY: `init` returned a `&mut N` to the slot, which only initialised memory can be.
-        let node: Box<dyn NodeDyn> = unsafe { slot.assume_init() };
-        debug_assert_eq!(node.header().refs.load(Ordering::Relaxed), 1);
-        let ptr = NonNull::from(Box::leak(node));
+        let slot_ptr = nabla_tensor::slab::alloc(std::alloc::Layout::new::<N>()).cast::<MaybeUninit<N>>();
+        // SAFETY: a fresh block fit for `N`, which nothing else refers to; `MaybeUninit` may
+        // be uninitialised.
+        let written: *mut N = init(unsafe { &mut *slot_ptr.as_ptr() });
+        assert!(
+            std::ptr::eq(written, slot_ptr.as_ptr().cast::<N>()),
+            "internal: NodeRef::new_in_place's init must return its slot"
+        );
+        // `init` returned a `&mut N` to the slot, which only initialised memory can be.
+        let ptr: NonNull<dyn NodeDyn> = slot_ptr.cast::<N>();
+        // SAFETY: as above: the node is written.
+        debug_assert_eq!(unsafe { ptr.as_ref() }.header().refs.load(Ordering::Relaxed), 1);
         // SAFETY: the node was just made and nothing else refers to it; its header is where
         // it starts (`NodeDyn`'s contract).
         unsafe { (*ptr.as_ptr().cast::<NodeHeader>()).me = Some(NodeSelf(ptr)) };
@@ -111,8 +115,13 @@ impl Drop for NodeRef {
         if !count_down_last(&self.header().refs) {
             return;
         }
-        // SAFETY: this was the last handle; the node came from `Box::leak` in `new_in_place`.
-        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+        // SAFETY: this was the last handle; the node came from `slab::alloc` with its own
+        // layout (`for_value` reads it from the vtable) in `new_in_place`.
+        unsafe {
+            let layout = std::alloc::Layout::for_value(self.0.as_ref());
+            std::ptr::drop_in_place(self.0.as_ptr());
+            nabla_tensor::slab::dealloc(self.0.cast(), layout);
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! stores reach the cache (`perf annotate` put 5–10 % of `tiny_ops`' time on these
 //! reloads). Allocating first and building the value in place has nothing to reload.
 
+use std::alloc::Layout;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 use std::ops::Deref;
@@ -122,8 +123,7 @@ impl<T> Shared<T> {
     /// ```
     #[inline]
     pub fn new_in_place(init: impl FnOnce(&mut MaybeUninit<T>) -> &mut T) -> Shared<T> {
-        let mut inner = Box::<SharedInner<MaybeUninit<T>>>::new_uninit();
-        let p = inner.as_mut_ptr();
+        let p = crate::slab::alloc(Layout::new::<SharedInner<T>>()).cast::<SharedInner<MaybeUninit<T>>>().as_ptr();
         // SAFETY: `p` points into the allocation just made, which nothing else refers to;
         // the count is written through a raw pointer before any reference to it exists.
         unsafe { std::ptr::addr_of_mut!((*p).count).write(AtomicUsize::new(1)) };
@@ -136,7 +136,7 @@ impl<T> Shared<T> {
         // SAFETY: both fields are now written (`init` returned a `&mut T` to the slot,
         // which only initialised memory can be), and `SharedInner<MaybeUninit<T>>` has
         // the layout of `SharedInner<T>` (`MaybeUninit<T>` has `T`'s).
-        let ptr = unsafe { NonNull::new_unchecked(Box::into_raw(inner).cast::<SharedInner<T>>()) };
+        let ptr = unsafe { NonNull::new_unchecked(p.cast::<SharedInner<T>>()) };
         Shared { ptr, _owns: PhantomData }
     }
 
@@ -182,8 +182,12 @@ impl<T> Drop for Shared<T> {
         if !count_down_last(&self.inner().count) {
             return;
         }
-        // SAFETY: this was the last handle; the allocation came from `Box::into_raw`.
-        drop(unsafe { Box::from_raw(self.ptr.as_ptr()) });
+        // SAFETY: this was the last handle; the allocation came from `slab::alloc` with
+        // this layout.
+        unsafe {
+            std::ptr::drop_in_place(self.ptr.as_ptr());
+            crate::slab::dealloc(self.ptr.cast(), Layout::new::<SharedInner<T>>());
+        }
     }
 }
 
@@ -277,8 +281,7 @@ impl<T> Counted<T> {
     /// and the given `weak_made`.
     #[inline]
     fn alloc(weak: usize, weak_made: bool) -> NonNull<CountedInner<T>> {
-        let mut inner = Box::<CountedInner<MaybeUninit<T>>>::new_uninit();
-        let p = inner.as_mut_ptr();
+        let p = crate::slab::alloc(Layout::new::<CountedInner<T>>()).cast::<CountedInner<MaybeUninit<T>>>().as_ptr();
         // SAFETY: `p` points into the allocation just made, which nothing else refers to;
         // the counts are written through raw pointers before any reference to them exists.
         unsafe {
@@ -286,7 +289,8 @@ impl<T> Counted<T> {
             std::ptr::addr_of_mut!((*p).weak).write(AtomicUsize::new(weak));
             std::ptr::addr_of_mut!((*p).weak_made).write(AtomicBool::new(weak_made));
         }
-        NonNull::new(Box::into_raw(inner).cast::<CountedInner<T>>()).expect("a box is never null")
+        // SAFETY: `p` came from a `NonNull`.
+        unsafe { NonNull::new_unchecked(p.cast::<CountedInner<T>>()) }
     }
 
     /// The unwritten value's slot in an allocation from [`Counted::alloc`].
@@ -413,9 +417,9 @@ unsafe fn release_weak<T>(ptr: NonNull<CountedInner<T>>) {
     if !count_down_last(unsafe { &ptr.as_ref().weak }) {
         return;
     }
-    // SAFETY: the last count; the allocation came from `Box::into_raw` with this layout
-    // (as `CountedInner<MaybeUninit<T>>`), and `MaybeUninit` drops nothing.
-    drop(unsafe { Box::from_raw(ptr.as_ptr().cast::<CountedInner<MaybeUninit<T>>>()) });
+    // SAFETY: the last count; the allocation came from `slab::alloc` with this layout, and
+    // the value is dropped (the counts need no dropping).
+    unsafe { crate::slab::dealloc(ptr.cast(), Layout::new::<CountedInner<T>>()) };
 }
 
 impl<T> Clone for Counted<T> {
@@ -441,10 +445,10 @@ impl<T> Drop for Counted<T> {
             // No other handle, and none can be made (no weak one to upgrade): no locked
             // instruction. The weak count is the strong handles' 1.
             // SAFETY: the value is reached by no one else; it is dropped here, once, and the
-            // allocation (from `Box::into_raw`, as `CountedInner<MaybeUninit<T>>`) freed.
+            // allocation (from `slab::alloc`, with this layout) freed.
             unsafe {
                 std::ptr::drop_in_place(std::ptr::addr_of_mut!((*self.ptr.as_ptr()).value));
-                drop(Box::from_raw(self.ptr.as_ptr().cast::<CountedInner<MaybeUninit<T>>>()));
+                crate::slab::dealloc(self.ptr.cast(), Layout::new::<CountedInner<T>>());
             }
             return;
         }
