@@ -557,13 +557,13 @@ thread_local! {
 }
 
 /// Drops a node reference without recursing: if this is the last reference, the node is
-/// queued and freed by the outermost call, so freeing a long chain never grows the stack.
+/// freed by the outermost call on the thread, so freeing a long chain never grows the stack.
 pub(crate) fn defer_drop(n: NodeRef) {
     if NodeRef::count(&n) > 1 {
         return;
     }
     // Queued when a call further up is draining; otherwise this call drains: it frees the
-    // node (whose own drop queues the nodes it held), then whatever was queued meanwhile.
+    // node and the nodes only it held, then whatever was queued meanwhile.
     let mut slot = Some(n);
     let drains = DROP_QUEUE.try_with(|q| match q.try_borrow_mut() {
         Ok(mut q) if q.draining => {
@@ -576,14 +576,41 @@ pub(crate) fn defer_drop(n: NodeRef) {
         }
         Err(_) => false,
     });
-    // the node, unless queued (when thread-local storage is gone, at thread exit, it is
-    // dropped the ordinary way)
-    drop(slot);
-    if !matches!(drains, Ok(true)) {
-        return;
+    match (drains, slot) {
+        (Ok(true), Some(n)) => drain(n),
+        // queued, or thread-local storage is gone (at thread exit): the node is dropped
+        // the ordinary way
+        (_, slot) => drop(slot),
     }
+}
+
+/// Frees `first` and every node only it holds (and what drops queue meanwhile), as the
+/// thread's draining call. The edges of a node about to be freed are taken out first and
+/// freed on a local stack, so that a chain is freed in a loop that touches the thread's
+/// queue only for nodes held elsewhere (by a saved tensor, say); the queue's thread-local
+/// lookup and borrow per node were ~4 % of a backward over one-element tensors.
+fn drain(first: NodeRef) {
+    let mut stack: SmallVec<[NodeRef; 8]> = SmallVec::new();
+    stack.push(first);
     loop {
-        let item = DROP_QUEUE.with(|q| {
+        while let Some(node) = stack.pop() {
+            if NodeRef::count(&node) == 1 {
+                // SAFETY: this is the node's only handle (nodes have no weak handles, and a
+                // tensor publishing the header holds a handle of its own), so nothing else
+                // reads or writes the node while its edges are taken out.
+                let next = unsafe { &mut (*NodeRef::header_ptr(&node)).next };
+                for slot in next.iter_mut() {
+                    if let Some(n) = slot.take() {
+                        if NodeRef::count(&n) == 1 {
+                            stack.push(n);
+                        }
+                    }
+                }
+            }
+            // its header's drop finds no edges left; its rule's drop may queue nodes
+            drop(node);
+        }
+        let queued = DROP_QUEUE.with(|q| {
             let mut q = q.borrow_mut();
             let item = q.nodes.pop();
             if item.is_none() {
@@ -591,8 +618,8 @@ pub(crate) fn defer_drop(n: NodeRef) {
             }
             item
         });
-        match item {
-            Some(node) => drop(node),
+        match queued {
+            Some(n) => stack.push(n),
             None => break,
         }
     }

@@ -371,6 +371,27 @@ fn a_million_op_chain_dropped_without_backward_on_a_small_stack() {
 }
 
 #[test]
+fn a_million_op_chain_held_through_saved_inputs_drops_on_a_small_stack() {
+    // each product saves its input (a tensor holding the node before it), so freeing the
+    // chain goes node, saved tensor, node...: freed through the thread's queue, not by
+    // recursion
+    std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            let x = Tensor::from_vec(vec![1.0f32], &[1]).requires_grad_(true);
+            let mut h = x.clone();
+            for _ in 0..1_000_000 {
+                h = &h * &h;
+            }
+            assert_eq!(h.grad_fn().unwrap().name(), "MulBackward");
+            drop(h);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+#[test]
 fn tensors_train_on_two_threads_at_once() {
     let run = || {
         let w = Tensor::from_vec(vec![0.5f64, -0.5], &[2]).requires_grad_(true);
