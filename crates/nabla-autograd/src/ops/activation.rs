@@ -175,11 +175,11 @@ impl Activation for GeluTanh {
     const BACKWARD: &'static str = "GeluBackward";
     fn f<T: Float>(self, x: T) -> T {
         let (k, c, half) = (T::cast(GELU_K), T::cast(GELU_C), T::cast(0.5));
-        half * x * (T::one() + (k * (x + c * x * x * x)).tanh())
+        half * x * (T::one() + (k * (x + c * x * x * x)).kernel_tanh())
     }
     fn df<T: Float>(self, x: T) -> T {
         let (k, c, half) = (T::cast(GELU_K), T::cast(GELU_C), T::cast(0.5));
-        let t = (k * (x + c * x * x * x)).tanh();
+        let t = (k * (x + c * x * x * x)).kernel_tanh();
         half * (T::one() + t) + half * x * (T::one() - t * t) * k * (T::one() + T::cast(3.0) * c * x * x)
     }
     fn df_graph(self, x: &Tensor) -> Result<Tensor> {

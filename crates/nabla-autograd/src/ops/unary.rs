@@ -48,7 +48,7 @@ kernel1!(Sqrt, |x| x.sqrt());
 kernel1!(Abs, |x| x.abs());
 kernel1!(Sin, |x| x.sin());
 kernel1!(Cos, |x| x.cos());
-kernel1!(Tanh, |x| x.tanh());
+kernel1!(Tanh, |x| x.kernel_tanh());
 kernel1!(Sigmoid, |x| if x >= T::zero() {
     T::one() / (T::one() + (-x).exp())
 } else {
