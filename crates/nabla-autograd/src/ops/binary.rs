@@ -84,6 +84,7 @@ impl<S: Scalar> Operand for S {
 /// Operands already in that dtype are borrowed, not cloned (a clone is a reference count
 /// taken and released: two locked instructions per operand on every op).
 #[track_caller]
+#[inline(always)]
 pub(crate) fn promote<'a, 'b>(
     op: &'static str,
     a: &'a Tensor,
@@ -93,6 +94,15 @@ pub(crate) fn promote<'a, 'b>(
     if da == db && da.is_float() {
         return Ok((Cow::Borrowed(a), Cow::Borrowed(b)));
     }
+    promote_cast(op, a, b)
+}
+
+/// [`promote`] when a cast is needed (or the dtypes are not floating-point): out of line, so
+/// that the common case inlined into every binary op is two compares.
+#[cold]
+#[track_caller]
+fn promote_cast<'a, 'b>(op: &'static str, a: &'a Tensor, b: &'b Tensor) -> Result<(Cow<'a, Tensor>, Cow<'b, Tensor>)> {
+    let (da, db) = (a.dtype(), b.dtype());
     let d = DType::promote(da, db);
     let d = if d.is_float() {
         d
