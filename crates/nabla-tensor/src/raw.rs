@@ -210,7 +210,7 @@ impl RawTensor {
 
     /// Contiguous, offset 0, covering its whole storage.
     pub fn is_compact(&self) -> bool {
-        self.layout.is_contiguous() && self.layout.offset() == 0 && self.storage.read().len() == self.numel()
+        self.layout.is_contiguous() && self.layout.offset() == 0 && self.storage.len() == self.numel()
     }
 
     /// A contiguous copy into a new storage.

@@ -524,6 +524,30 @@ impl Storage {
         }
     }
 
+    /// The number of elements. An inline storage's is fixed when it is made and read
+    /// without copying its elements (as [`Storage::read`] would); a larger one's is read
+    /// under its lock.
+    ///
+    /// ```
+    /// use nabla_tensor::{Buffer, Storage};
+    /// assert_eq!(Storage::new(Buffer::F32(vec![1.0, 2.0])).len(), 2);
+    /// assert_eq!(Storage::new(Buffer::F64(vec![0.0; 9])).len(), 9);
+    /// assert!(Storage::new(Buffer::Bool(vec![])).is_empty());
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.cell {
+            Cell::Inline(c) => c.len as usize,
+            Cell::Heap(lock) => lock.read().unwrap_or_else(|e| e.into_inner()).len(),
+        }
+    }
+
+    /// Whether the storage holds no element.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// How many times the storage was modified in place.
     pub fn version(&self) -> u64 {
         self.version.load(Ordering::Acquire)
