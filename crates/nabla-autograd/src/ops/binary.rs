@@ -384,7 +384,10 @@ impl Tensor {
     pub fn try_add(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = promote("add", self, other)?;
         let out = binary_raw("add", &a, &b, &AddKernel)?;
-        record(out, &[&a, &b], false, || AddBackward { a: a.shape().into(), b: b.shape().into() })
+        record(out, &[&a, &b], false, || AddBackward {
+            a: Shape::from_slice(a.shape()),
+            b: Shape::from_slice(b.shape()),
+        })
     }
 
     /// Element-wise difference with broadcasting. `d(a-b)/da = 1`, `d(a-b)/db = -1`.
@@ -404,7 +407,10 @@ impl Tensor {
     pub fn try_sub(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = promote("sub", self, other)?;
         let out = binary_raw("sub", &a, &b, &SubKernel)?;
-        record(out, &[&a, &b], false, || SubBackward { a: a.shape().into(), b: b.shape().into() })
+        record(out, &[&a, &b], false, || SubBackward {
+            a: Shape::from_slice(a.shape()),
+            b: Shape::from_slice(b.shape()),
+        })
     }
 
     /// Element-wise product with broadcasting. `d(a·b)/da = b`, `d(a·b)/db = a`.
@@ -651,7 +657,11 @@ impl Tensor {
         let (a, b) = promote("where", a, b)?;
         let out = RawTensor::where_cond(mask.raw(), a.raw(), b.raw())?;
         let mask = mask.clone();
-        record(out, &[&a, &b], false, || WhereBackward { mask, a: a.shape().into(), b: b.shape().into() })
+        record(out, &[&a, &b], false, || WhereBackward {
+            mask,
+            a: Shape::from_slice(a.shape()),
+            b: Shape::from_slice(b.shape()),
+        })
     }
 }
 

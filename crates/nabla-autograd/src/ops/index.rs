@@ -230,7 +230,7 @@ impl Tensor {
         record(out, &[self], false, || IndexSelectBackward {
             dim: d,
             index: Saved::new(index),
-            input: self.shape().into(),
+            input: Shape::from_slice(self.shape()),
         })
     }
 
@@ -292,7 +292,11 @@ impl Tensor {
     pub fn try_gather<D: Dim>(&self, dim: D, index: &Tensor) -> Result<Tensor> {
         let d = dim.to_index(self.dims(), "gather")?;
         let out = self.raw().gather(d, index.raw())?;
-        record(out, &[self], false, || GatherBackward { dim: d, index: Saved::new(index), input: self.shape().into() })
+        record(out, &[self], false, || GatherBackward {
+            dim: d,
+            index: Saved::new(index),
+            input: Shape::from_slice(self.shape()),
+        })
     }
 
     /// `self` with each `src[i][j][k]` added at position `index[i][j][k]` of dimension `dim`
@@ -323,7 +327,7 @@ impl Tensor {
         record(out, &[self, src], false, || ScatterAddBackward {
             dim: d,
             index: Saved::new(index),
-            src: src.shape().into(),
+            src: Shape::from_slice(src.shape()),
         })
     }
 
@@ -349,7 +353,7 @@ impl Tensor {
         let out = self.raw().masked_select(mask.raw())?;
         record(out, &[self], false, || MaskedSelectBackward {
             mask: Saved::new(mask),
-            input: self.shape().into(),
+            input: Shape::from_slice(self.shape()),
             broadcast: broadcast_shapes("masked_select", self.shape(), mask.shape()).expect("checked by the kernel"),
         })
     }
@@ -379,8 +383,8 @@ impl Tensor {
         let out = self.raw().masked_scatter(mask.raw(), source.raw())?;
         record(out, &[self, source], false, || MaskedScatterBackward {
             mask: Saved::new(mask),
-            input: self.shape().into(),
-            source: source.shape().into(),
+            input: Shape::from_slice(self.shape()),
+            source: Shape::from_slice(source.shape()),
         })
     }
 
@@ -408,7 +412,10 @@ impl Tensor {
     #[track_caller]
     pub fn try_masked_fill(&self, mask: &Tensor, value: f64) -> Result<Tensor> {
         let out = self.raw().masked_fill(mask.raw(), value)?;
-        record(out, &[self], false, || MaskedFillBackward { mask: Saved::new(mask), input: self.shape().into() })
+        record(out, &[self], false, || MaskedFillBackward {
+            mask: Saved::new(mask),
+            input: Shape::from_slice(self.shape()),
+        })
     }
 
     /// `self` tiled `reps[d]` times along each dimension (PyTorch's `repeat`, which copies;
@@ -435,7 +442,7 @@ impl Tensor {
     #[track_caller]
     pub fn try_repeat(&self, reps: &[usize]) -> Result<Tensor> {
         let out = self.raw().repeat(reps)?;
-        record(out, &[self], false, || RepeatBackward { reps: reps.to_vec(), input: self.shape().into() })
+        record(out, &[self], false, || RepeatBackward { reps: reps.to_vec(), input: Shape::from_slice(self.shape()) })
     }
 
     /// One-hot encoding of int64 class labels (PyTorch's `F.one_hot`): shape

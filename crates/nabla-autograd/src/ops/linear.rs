@@ -158,7 +158,7 @@ pub fn try_linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> 
         DType::F32 => RawTensor::from_vec(forward::<f32>(&x2, w.raw(), b.as_ref().map(|b| b.raw()), m), &shape),
         _ => RawTensor::from_vec(forward::<f64>(&x2, w.raw(), b.as_ref().map(|b| b.raw()), m), &shape),
     };
-    let bias_shape: Option<Shape> = b.as_ref().map(|b| b.shape().into());
+    let bias_shape: Option<Shape> = b.as_ref().map(|b| Shape::from_slice(b.shape()));
     let make = || LinearBackward { x: Saved::new(&x), w: Saved::new(&w), b: bias_shape };
     match &b {
         Some(b) => record(raw, &[&x, &w, b], false, make),

@@ -191,7 +191,7 @@ pub fn try_max_pool2d(x: &Tensor, kernel: [usize; 2], stride: [usize; 2], paddin
     let geom = pool_geom("max_pool2d", x, kernel, stride, padding)?;
     let (out, indices) = x.raw().max_pool2d(&geom)?;
     let pool = Arc::new(Pool::Max { geom, indices });
-    record(out, &[x], false, || PoolBackward { pool, transposed: false, in_shape: x.shape().into() })
+    record(out, &[x], false, || PoolBackward { pool, transposed: false, in_shape: Shape::from_slice(x.shape()) })
 }
 
 /// 2-D average pooling over `kernel` windows `stride` apart, with `padding` zeros on each

@@ -248,7 +248,7 @@ impl Tensor {
         // constant (so that its variance is exactly 0)
         let out = if mean { summed.map(op, &DivBy(n as f64))? } else { summed };
         let out = out.with_layout(Layout::contiguous(&reduced_shape(x.shape(), &dims, keepdim)));
-        let input: Shape = x.shape().into();
+        let input: Shape = Shape::from_slice(x.shape());
         record(out, &[&x], false, || SumBackward { input, dims, keepdim, scale, mean })
     }
 
@@ -280,7 +280,7 @@ impl Tensor {
             ));
         }
         let out = self.raw().sum_to(shape)?;
-        let input: Shape = self.shape().into();
+        let input: Shape = Shape::from_slice(self.shape());
         record(out, &[self], false, || SumToBackward { input })
     }
 
@@ -323,7 +323,7 @@ impl Tensor {
         let (vals, idx) = x.raw().extremum_dim(op, d, max)?;
         let shape = reduced_shape(x.shape(), &[d], keepdim);
         let (vals, idx) = (vals.with_layout(Layout::contiguous(&shape)), idx.with_layout(Layout::contiguous(&shape)));
-        let input: Shape = x.shape().into();
+        let input: Shape = Shape::from_slice(x.shape());
         let indices = idx.clone();
         let v = record(vals, &[&x], false, || ExtremumDimBackward { input, dim: d, keepdim, indices })?;
         Ok((v, Tensor::from_raw(idx)))

@@ -232,7 +232,7 @@ impl Tensor {
         if new[..] == *self.shape() {
             return Ok(self.clone());
         }
-        let input: Shape = self.shape().into();
+        let input: Shape = Shape::from_slice(self.shape());
         match self.raw().layout().view(&new) {
             Some(l) => self.view_op(l, || ViewBackward { input }),
             None => {
@@ -260,7 +260,7 @@ impl Tensor {
     #[track_caller]
     pub fn try_view<S: IntoShape + ?Sized>(&self, shape: &S) -> Result<Tensor> {
         let new = shape.resolve(self.numel(), "view")?;
-        let input: Shape = self.shape().into();
+        let input: Shape = Shape::from_slice(self.shape());
         match self.raw().layout().view(&new) {
             Some(l) => self.view_op(l, || ViewBackward { input }),
             None => Err(Error::shape(
@@ -366,7 +366,7 @@ impl Tensor {
             return Ok(self.clone());
         }
         let l = self.raw().layout().broadcast_to("expand", shape)?;
-        let input: Shape = self.shape().into();
+        let input: Shape = Shape::from_slice(self.shape());
         self.view_op(l, || ExpandBackward { input })
     }
 
@@ -431,7 +431,7 @@ impl Tensor {
         if start == 0 && len == size && step == 1 {
             return Ok(self.clone());
         }
-        let input: Shape = self.shape().into();
+        let input: Shape = Shape::from_slice(self.shape());
         self.view_op(self.raw().layout().slice(d, start, len, step), || SliceBackward { input, dim: d, start, step })
     }
 
@@ -465,7 +465,7 @@ impl Tensor {
         if self.dims() == 0 || self.shape()[d] != 1 {
             return Ok(self.clone());
         }
-        let input: Shape = self.shape().into();
+        let input: Shape = Shape::from_slice(self.shape());
         self.view_op(self.raw().layout().squeeze(d), || ViewBackward { input })
     }
 
@@ -497,7 +497,7 @@ impl Tensor {
     #[track_caller]
     pub fn try_unsqueeze<D: Dim>(&self, dim: D) -> Result<Tensor> {
         let d = to_insert_index(dim, self.dims(), "unsqueeze")?;
-        let input: Shape = self.shape().into();
+        let input: Shape = Shape::from_slice(self.shape());
         self.view_op(self.raw().layout().unsqueeze(d), || ViewBackward { input })
     }
 

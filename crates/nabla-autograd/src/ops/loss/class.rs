@@ -497,7 +497,7 @@ pub fn try_nll_loss_with(input: &Tensor, target: &Tensor, opts: &NllLossOptions)
         r => RawTensor::from_vec(vec![losses.iter().sum::<f64>() * t.scale(r)], &[]),
     }
     .to_dtype(input.dtype());
-    let shape: Shape = input.shape().into();
+    let shape: Shape = Shape::from_slice(input.shape());
     record(out, &[input], false, || NllLossBackward { targets: t, shape, reduction: opts.reduction })
 }
 
