@@ -7,6 +7,7 @@ use crate::ops::reduce::sum_to_owned;
 use crate::ops::{or_panic, record};
 use crate::tensor::Tensor;
 use nabla_tensor::elementwise::{BinaryKernel, CmpOp, UnaryKernel};
+use nabla_tensor::layout::same_shape;
 use nabla_tensor::{DType, Error, Float, RawTensor, Result, Shape};
 use smallvec::smallvec;
 use std::borrow::Cow;
@@ -164,23 +165,44 @@ impl<const OP: u8> UnaryKernel for ScalarKernel<OP> {
 
 // ---- backward rules --------------------------------------------------------------------
 
+/// An input's shape as a rule that reduces the gradient to it keeps it: `None` where it is
+/// the output's (nearly always), so that no copy of it is made and the gradient passes on
+/// as it is.
+type InputShape = Option<Shape>;
+
+/// The gradient reduced to an input of shape `s` ([`InputShape`]).
+fn to_input(g: &Tensor, s: &InputShape) -> Result<Tensor> {
+    match s {
+        None => Ok(g.clone()),
+        Some(s) => g.try_sum_to(s),
+    }
+}
+
+/// [`to_input`], taking the gradient.
+fn to_input_owned(g: Tensor, s: &InputShape) -> Result<Tensor> {
+    match s {
+        None => Ok(g),
+        Some(s) => sum_to_owned(g, s),
+    }
+}
+
 struct AddBackward {
-    a: Shape,
-    b: Shape,
+    a: InputShape,
+    b: InputShape,
 }
 impl Backward for AddBackward {
     fn name(&self) -> &'static str {
         "AddBackward"
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
-        let ga = if ctx.needs_input_grad(0) { Some(g.try_sum_to(&self.a)?) } else { None };
-        let gb = if ctx.needs_input_grad(1) { Some(g.try_sum_to(&self.b)?) } else { None };
+        let ga = if ctx.needs_input_grad(0) { Some(to_input(g, &self.a)?) } else { None };
+        let gb = if ctx.needs_input_grad(1) { Some(to_input(g, &self.b)?) } else { None };
         Ok(smallvec![ga, gb])
     }
     fn backward_owned(&self, ctx: &BackwardCtx<'_>, g: Tensor) -> Result<Grads> {
         // the second input gets the gradient itself (where its shape is the output's)
-        let ga = if ctx.needs_input_grad(0) { Some(g.try_sum_to(&self.a)?) } else { None };
-        let gb = if ctx.needs_input_grad(1) { Some(sum_to_owned(g, &self.b)?) } else { None };
+        let ga = if ctx.needs_input_grad(0) { Some(to_input(&g, &self.a)?) } else { None };
+        let gb = if ctx.needs_input_grad(1) { Some(to_input_owned(g, &self.b)?) } else { None };
         Ok(smallvec![ga, gb])
     }
     fn has_saved(&self) -> bool {
@@ -189,22 +211,22 @@ impl Backward for AddBackward {
 }
 
 struct SubBackward {
-    a: Shape,
-    b: Shape,
+    a: InputShape,
+    b: InputShape,
 }
 impl Backward for SubBackward {
     fn name(&self) -> &'static str {
         "SubBackward"
     }
     fn backward(&self, ctx: &BackwardCtx<'_>, g: &Tensor) -> Result<Grads> {
-        let ga = if ctx.needs_input_grad(0) { Some(g.try_sum_to(&self.a)?) } else { None };
-        let gb = if ctx.needs_input_grad(1) { Some(g.try_sum_to(&self.b)?.neg()) } else { None };
+        let ga = if ctx.needs_input_grad(0) { Some(to_input(g, &self.a)?) } else { None };
+        let gb = if ctx.needs_input_grad(1) { Some(to_input(g, &self.b)?.neg()) } else { None };
         Ok(smallvec![ga, gb])
     }
     fn backward_owned(&self, ctx: &BackwardCtx<'_>, g: Tensor) -> Result<Grads> {
         // the first input gets the gradient itself (where its shape is the output's)
-        let gb = if ctx.needs_input_grad(1) { Some(g.try_sum_to(&self.b)?.neg()) } else { None };
-        let ga = if ctx.needs_input_grad(0) { Some(sum_to_owned(g, &self.a)?) } else { None };
+        let gb = if ctx.needs_input_grad(1) { Some(to_input(&g, &self.b)?.neg()) } else { None };
+        let ga = if ctx.needs_input_grad(0) { Some(to_input_owned(g, &self.a)?) } else { None };
         Ok(smallvec![ga, gb])
     }
     fn has_saved(&self) -> bool {
@@ -384,9 +406,10 @@ impl Tensor {
     pub fn try_add(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = promote("add", self, other)?;
         let out = binary_raw("add", &a, &b, &AddKernel)?;
+        let (ea, eb) = (same_shape(a.shape(), out.shape()), same_shape(b.shape(), out.shape()));
         record(out, &[&a, &b], false, || AddBackward {
-            a: Shape::from_slice(a.shape()),
-            b: Shape::from_slice(b.shape()),
+            a: (!ea).then(|| Shape::from_slice(a.shape())),
+            b: (!eb).then(|| Shape::from_slice(b.shape())),
         })
     }
 
@@ -407,9 +430,10 @@ impl Tensor {
     pub fn try_sub(&self, other: &Tensor) -> Result<Tensor> {
         let (a, b) = promote("sub", self, other)?;
         let out = binary_raw("sub", &a, &b, &SubKernel)?;
+        let (ea, eb) = (same_shape(a.shape(), out.shape()), same_shape(b.shape(), out.shape()));
         record(out, &[&a, &b], false, || SubBackward {
-            a: Shape::from_slice(a.shape()),
-            b: Shape::from_slice(b.shape()),
+            a: (!ea).then(|| Shape::from_slice(a.shape())),
+            b: (!eb).then(|| Shape::from_slice(b.shape())),
         })
     }
 
