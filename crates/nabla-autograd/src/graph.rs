@@ -369,6 +369,10 @@ impl Drop for NodeHeader {
                 defer_drop(n);
             }
         }
+        // SAFETY: every slot is `None` now, which needs no drop, so forgetting them is
+        // sound; the vector's own drop then only frees its buffer if it spilled, instead of
+        // looking at each slot again.
+        unsafe { self.next.set_len(0) };
     }
 }
 
