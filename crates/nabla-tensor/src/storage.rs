@@ -574,13 +574,22 @@ impl std::fmt::Debug for Storage {
 }
 
 impl Drop for Storage {
+    #[inline]
     fn drop(&mut self) {
         crate::counter::STORAGES.dec();
         if let Cell::Heap(lock) = &mut self.cell {
-            let buf = std::mem::replace(lock.get_mut().unwrap_or_else(|e| e.into_inner()), Buffer::Bool(Vec::new()));
-            crate::pool::release(buf);
+            release_heap(lock);
         }
     }
+}
+
+/// A heap storage's buffer, back to the pool: out of line, so that freeing an inline
+/// storage (nearly every one a graph of small tensors makes) saves and restores no
+/// registers for it.
+#[inline(never)]
+fn release_heap(lock: &mut RwLock<Buffer>) {
+    let buf = std::mem::replace(lock.get_mut().unwrap_or_else(|e| e.into_inner()), Buffer::Bool(Vec::new()));
+    crate::pool::release(buf);
 }
 
 #[cfg(test)]
