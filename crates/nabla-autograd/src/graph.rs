@@ -562,10 +562,19 @@ thread_local! {
 
 /// Drops a node reference without recursing: if this is the last reference, the node is
 /// freed by the outermost call on the thread, so freeing a long chain never grows the stack.
+#[inline]
 pub(crate) fn defer_drop(n: NodeRef) {
     if NodeRef::count(&n) > 1 {
         return;
     }
+    defer_drop_last(n);
+}
+
+/// [`defer_drop`] of what may be a node's last handle: out of line, so that dropping a
+/// handle on a node held elsewhere (a leaf's accumulator, say) stays a compare and a
+/// decrement where it is inlined.
+#[inline(never)]
+fn defer_drop_last(n: NodeRef) {
     // Queued when a call further up is draining; otherwise this call drains: it frees the
     // node and the nodes only it held, then whatever was queued meanwhile.
     let mut slot = Some(n);
