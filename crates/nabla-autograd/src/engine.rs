@@ -223,6 +223,7 @@ impl<'r> Reached<'r> {
     }
 
     /// The node's number, and whether it was new.
+    #[inline(always)]
     fn intern(&mut self, n: &'r NodeRef) -> (u32, bool) {
         let next = self.nodes.len() as u32;
         let i = if self.marks.pass != 0 {
