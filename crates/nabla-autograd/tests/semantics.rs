@@ -332,42 +332,37 @@ fn custom_ops_join_the_graph() {
     nabla_autograd::autograd::gradcheck(|xs| apply_custom(Square, &[&xs[0]]).unwrap(), &[leaf(&[0.3, -0.7])]).unwrap();
 }
 
+/// Runs `f` on a thread with a 256 KiB stack (what a deep graph must not outgrow).
+fn on_a_small_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new().stack_size(256 * 1024).spawn(f).unwrap().join().unwrap();
+}
+
 #[test]
 fn a_million_op_chain_builds_backpropagates_and_drops_on_a_small_stack() {
-    std::thread::Builder::new()
-        .stack_size(256 * 1024)
-        .spawn(|| {
-            let x = Tensor::from_vec(vec![1.0f32; 4], &[4]).requires_grad_(true);
-            let mut h = x.clone();
-            for _ in 0..1_000_000 {
-                h = &h * 1.0;
-            }
-            let loss = h.sum();
-            loss.backward();
-            assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![1.0; 4]);
-            drop(loss);
-            drop(h);
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    on_a_small_stack(|| {
+        let x = Tensor::from_vec(vec![1.0f32; 4], &[4]).requires_grad_(true);
+        let mut h = x.clone();
+        for _ in 0..1_000_000 {
+            h = &h * 1.0;
+        }
+        let loss = h.sum();
+        loss.backward();
+        assert_eq!(x.grad().unwrap().to_vec::<f32>(), vec![1.0; 4]);
+        drop(loss);
+        drop(h);
+    });
 }
 
 #[test]
 fn a_million_op_chain_dropped_without_backward_on_a_small_stack() {
-    std::thread::Builder::new()
-        .stack_size(256 * 1024)
-        .spawn(|| {
-            let x = Tensor::from_vec(vec![1.0f32], &[1]).requires_grad_(true);
-            let mut h = x.clone();
-            for _ in 0..1_000_000 {
-                h = (&h * 1.0).exp();
-            }
-            drop(h);
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    on_a_small_stack(|| {
+        let x = Tensor::from_vec(vec![1.0f32], &[1]).requires_grad_(true);
+        let mut h = x.clone();
+        for _ in 0..1_000_000 {
+            h = (&h * 1.0).exp();
+        }
+        drop(h);
+    });
 }
 
 #[test]
@@ -375,20 +370,15 @@ fn a_million_op_chain_held_through_saved_inputs_drops_on_a_small_stack() {
     // each product saves its input (a tensor holding the node before it), so freeing the
     // chain goes node, saved tensor, node...: freed through the thread's queue, not by
     // recursion
-    std::thread::Builder::new()
-        .stack_size(256 * 1024)
-        .spawn(|| {
-            let x = Tensor::from_vec(vec![1.0f32], &[1]).requires_grad_(true);
-            let mut h = x.clone();
-            for _ in 0..1_000_000 {
-                h = &h * &h;
-            }
-            assert_eq!(h.grad_fn().unwrap().name(), "MulBackward");
-            drop(h);
-        })
-        .unwrap()
-        .join()
-        .unwrap();
+    on_a_small_stack(|| {
+        let x = Tensor::from_vec(vec![1.0f32], &[1]).requires_grad_(true);
+        let mut h = x.clone();
+        for _ in 0..1_000_000 {
+            h = &h * &h;
+        }
+        assert_eq!(h.grad_fn().unwrap().name(), "MulBackward");
+        drop(h);
+    });
 }
 
 #[test]
