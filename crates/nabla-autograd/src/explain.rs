@@ -320,7 +320,7 @@ fn constant(c: f64, like: &Values) -> Values {
     Values { shape: like.shape.clone(), dtype: like.dtype, data: Some(vec![c; like.numel()]) }
 }
 
-/// "grad [4, 3] summed over dim 0 → [3] because b was broadcast"
+/// `"grad [4, 3] summed over dim 0 → [3] because b was broadcast"`
 fn broadcast_note(from: &[usize], to: &[usize], who: &str) -> String {
     let lead = from.len().saturating_sub(to.len());
     let mut dims: Vec<usize> = (0..lead).collect();

@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, Layout};
 use crate::raw::RawTensor;
 use crate::storage::BufferElement;
+use std::cell::RefCell;
+
+mod transpose;
 
 /// Work (m·n·k) above which a product uses both threads.
 pub const GEMM_PARALLEL_THRESHOLD: usize = 48 * 48 * 48;
@@ -105,6 +108,74 @@ const SPLIT_ALIGN: usize = 16;
 /// Work (m·n·k) from which the `gemm` crate's own threading is used instead of slabs.
 const GEMM_SELF_THREADED: usize = 640 * 640 * 640;
 
+/// Whether an `m×n` block of a product should copy its `k×n` slab of `b` into row-major
+/// order before the `gemm` crate runs: when `b` is column-major (a transposed view, as in
+/// `x · Wᵀ`), which the crate would otherwise gather one scalar at a time (see the
+/// `transpose` module), unless the block is small enough for the crate's kernels that read
+/// `b`'s columns in place (`m·n ≤ 256`, or a single row).
+fn transpose_first<T>(m: usize, n: usize, k: usize, b: &MatRef<'_, T>) -> bool {
+    b_is_column_major(b) && k >= 8 && m >= TRANSPOSE_MIN_ROWS && m * n > 256
+}
+
+/// Whether `b`'s columns are contiguous and its rows are not (a transposed view).
+fn b_is_column_major<T>(b: &MatRef<'_, T>) -> bool {
+    b.row_stride == 1 && b.col_stride != 1
+}
+
+/// Rows from which a block transposes a column-major `b` first (fewer rows use each of its
+/// elements too few times to pay for the copy).
+const TRANSPOSE_MIN_ROWS: usize = 8;
+
+/// The most scratch memory (bytes) a thread keeps between products for transposed operands;
+/// a larger slab gets a buffer of its own, freed after the product.
+const SCRATCH_KEPT_BYTES: usize = 16 << 20;
+
+/// A read-only pointer handed to the threads of one product.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*const T);
+// SAFETY: only ever read, while the caller that owns the data waits for the threads.
+unsafe impl<T: Sync> Sync for SendPtr<T> {}
+unsafe impl<T: Sync> Send for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// The pointer (a method, so that closures capture the whole `SendPtr`).
+    fn get(self) -> *const T {
+        self.0
+    }
+}
+
+thread_local! {
+    /// This thread's scratch for transposed operands, as `f64`s (aligned for `f32` too).
+    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a scratch slice of `len` elements (contents unspecified): this thread's kept
+/// buffer when it is free and the request not too large, a fresh one otherwise.
+fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let bytes = len * std::mem::size_of::<T>();
+    debug_assert!(std::mem::align_of::<T>() <= std::mem::align_of::<f64>());
+    let mut f = Some(f);
+    if bytes <= SCRATCH_KEPT_BYTES {
+        let kept = SCRATCH.try_with(|s| {
+            let mut v = s.try_borrow_mut().ok()?;
+            let words = bytes.div_ceil(8);
+            if v.len() < words {
+                v.resize(words, 0.0);
+            }
+            // SAFETY: `T` is `f32` or `f64` (plain bits, any pattern valid) and at most
+            // 8-aligned; the buffer holds at least `bytes` initialised bytes and stays
+            // borrowed while `f` runs.
+            let slice = unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<T>(), len) };
+            f.take().map(|f| f(slice))
+        });
+        if let Ok(Some(r)) = kept {
+            return r;
+        }
+    }
+    let f = f.expect("the scratch closure runs once");
+    f(&mut vec![T::zero(); len])
+}
+
 /// One product `dst = (accumulate ? dst : 0) + a·b` whose blocks can be computed separately.
 struct Block<'a, T> {
     dst: *mut T,
@@ -133,7 +204,62 @@ impl<T: Float> Block<'_, T> {
         if rows.is_empty() || cols.is_empty() {
             return;
         }
-        let (a, b) = (&self.a, &self.b);
+        let b = &self.b;
+        let b_cols = b.data.as_ptr().add(b.offset + cols.start * b.col_stride);
+        if transpose_first(rows.len(), cols.len(), k, b) {
+            with_scratch::<T, _>(k * cols.len(), |row_major| {
+                let (n, cs) = (cols.len(), b.col_stride);
+                if matches!(par, gemm_crate::Parallelism::None) {
+                    // SAFETY: element (p, j) of this slab of `b` is `b_cols[p + j * cs]`,
+                    // inside `b.data` (the caller checked the product's bounds).
+                    transpose::to_row_major(b_cols, cs, k, n, row_major);
+                } else {
+                    // a product large enough for every thread transposes on every thread too,
+                    // each a band of rows of the row-major copy
+                    let band = k.div_ceil(crate::team::size()).next_multiple_of(16);
+                    let b_cols = SendPtr(b_cols);
+                    crate::team::run_parts(row_major.chunks_mut(band * n), |i, rows| {
+                        let p0 = i * band;
+                        // SAFETY: as above, for rows p0.. of the copy (columns p0.. of `b`'s
+                        // slab read from element p0 of each).
+                        unsafe { transpose::to_row_major(b_cols.get().add(p0), cs, rows.len() / n, n, rows) }
+                    });
+                }
+                let n = cols.len();
+                self.product(rows, cols, k, row_major.as_ptr(), n, 1, par)
+            })
+        } else if rows.len() > 1
+            && rows.len() < TRANSPOSE_MIN_ROWS
+            && b_is_column_major(b)
+            && rows.len() * cols.len() > 256
+        {
+            // a few rows against a transposed view: one matrix-vector product per row (the
+            // crate's kernel for a single row reads `b`'s columns in place)
+            for r in rows {
+                self.product(r..r + 1, cols.clone(), k, b_cols, b.row_stride, b.col_stride, par)
+            }
+        } else {
+            self.product(rows, cols, k, b_cols, b.row_stride, b.col_stride, par)
+        }
+    }
+
+    /// The `gemm` crate's product for this block, with the block's columns of `b` at `b_cols`
+    /// (strides `b_rs`, `b_cs`).
+    ///
+    /// # Safety
+    /// As [`Block::run`], and `b_cols` valid for the block's `k × cols.len()` reads.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn product(
+        &self,
+        rows: std::ops::Range<usize>,
+        cols: std::ops::Range<usize>,
+        k: usize,
+        b_cols: *const T,
+        b_rs: usize,
+        b_cs: usize,
+        par: gemm_crate::Parallelism,
+    ) {
+        let a = &self.a;
         gemm_crate::gemm(
             rows.len(),
             cols.len(),
@@ -145,9 +271,9 @@ impl<T: Float> Block<'_, T> {
             a.data.as_ptr().add(a.offset + rows.start * a.row_stride),
             a.col_stride as isize,
             a.row_stride as isize,
-            b.data.as_ptr().add(b.offset + cols.start * b.col_stride),
-            b.col_stride as isize,
-            b.row_stride as isize,
+            b_cols,
+            b_cs as isize,
+            b_rs as isize,
             if self.accumulate { T::one() } else { T::zero() },
             T::one(),
             false,

@@ -127,10 +127,26 @@ fn large_buffers_are_reused_in_steady_state() {
 
 /// Products on every path of `matmul::gemm`: one thread (small), slabs of rows or of
 /// columns (mid-sized, either dimension longer, slab edges off the 16-element tile), and
-/// the crate's own threading (large); plain and transposed operands; f32 and f64.
+/// the crate's own threading (large); plain and transposed operands; f32 and f64. A
+/// transposed right operand is copied row-major first (blocks of 8 by 8 and ragged edges,
+/// in bands on every thread for the large product), multiplied row by row for 2–7 rows,
+/// and read in place for one row or a small result; a view into a wider storage too.
 #[test]
 fn matmul_matches_naive_loops_on_every_threading_path() {
-    for &(m, k, n) in &[(7usize, 5usize, 3usize), (300, 70, 90), (40, 150, 333), (97, 1000, 130), (700, 700, 700)] {
+    let shapes = [
+        (7usize, 5usize, 3usize),
+        (300, 70, 90),
+        (40, 150, 333),
+        (97, 1000, 130),
+        (700, 700, 700),
+        (1, 300, 64),
+        (3, 200, 97),
+        (8, 512, 40),
+        (12, 9, 30),
+        (128, 512, 256),
+        (5, 13, 40),
+    ];
+    for &(m, k, n) in &shapes {
         let (va, vb) = (data(m * k), data(k * n).iter().map(|v| v * 1.5 + 0.25).collect::<Vec<_>>());
         let mut want = vec![0.0f64; m * n];
         for i in 0..m {
@@ -146,7 +162,16 @@ fn matmul_matches_naive_loops_on_every_threading_path() {
         // the same operands, stored transposed and viewed back
         let at = RawTensor::from_vec((0..k * m).map(|i| va[(i % m) * k + i / m]).collect(), &[k, m]).transpose(0, 1);
         let bt = RawTensor::from_vec((0..n * k).map(|i| vb[(i % k) * n + i / k]).collect(), &[n, k]).transpose(0, 1);
-        for (x, y) in [(&a, &b), (&at, &bt), (&a, &bt)] {
+        // the transposed operand as a view into a wider storage, starting 3 elements in
+        let wide: Vec<f64> = (0..n * (k + 5)).map(|i| if i % (k + 5) < 3 { f64::NAN } else { 0.0 }).collect();
+        let mut wide = wide;
+        for p in 0..k {
+            for j in 0..n {
+                wide[3 + j * (k + 5) + p] = vb[p * n + j];
+            }
+        }
+        let bw = view(&RawTensor::from_vec(wide, &[n * (k + 5)]), &[k, n], &[1, k + 5], 3);
+        for (x, y) in [(&a, &b), (&at, &bt), (&a, &bt), (&a, &bw)] {
             let got = x.matmul(y).unwrap().to_vec::<f64>();
             let err = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0, f64::max);
             assert!(err < 1e-9 * k as f64, "f64 {m}x{k}x{n}: max error {err}");
