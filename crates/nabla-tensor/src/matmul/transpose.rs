@@ -27,9 +27,7 @@ pub(super) unsafe fn to_row_major<T: Float>(src: *const T, cs: usize, k: usize, 
         // SAFETY: `T` is `f32` (checked through its dtype); AVX is present; the caller
         // vouches for `src` and `dst` was checked above.
         unsafe {
-            return tiles(src.cast::<f32>(), cs, k, n, dst.as_mut_ptr().cast::<f32>(), |s, cs, d, dn| {
-                avx::block8(s, cs, d, dn)
-            });
+            return avx::to_row_major(src.cast::<f32>(), cs, k, n, dst.as_mut_ptr().cast::<f32>());
         }
     }
     // SAFETY: as above.
@@ -90,13 +88,24 @@ unsafe fn block8<E: Copy + BufferElement>(src: *const E, cs: usize, dst: *mut E,
 mod avx {
     use std::arch::x86_64::*;
 
+    /// [`super::to_row_major`] for `f32` with AVX blocks, compiled with AVX enabled so that
+    /// the blocks inline into the tile loop.
+    ///
+    /// # Safety
+    /// AVX must be available; the pointers as for `to_row_major` (`dst` valid for `k * n`).
+    #[target_feature(enable = "avx")]
+    pub(super) unsafe fn to_row_major(src: *const f32, cs: usize, k: usize, n: usize, dst: *mut f32) {
+        // SAFETY: the caller's contract.
+        unsafe { super::tiles(src, cs, k, n, dst, |s, cs, d, dn| block8(s, cs, d, dn)) }
+    }
+
     /// One 8×8 `f32` block in registers: eight loads, the unpack / shuffle / lane-swap
     /// network, eight stores.
     ///
     /// # Safety
     /// AVX must be available; the pointers as for the portable `block8`.
     #[target_feature(enable = "avx")]
-    pub(super) unsafe fn block8(src: *const f32, cs: usize, dst: *mut f32, dn: usize) {
+    unsafe fn block8(src: *const f32, cs: usize, dst: *mut f32, dn: usize) {
         // SAFETY: the caller's contract (eight 8-float runs readable, eight writable).
         unsafe {
             let r: [__m256; 8] = std::array::from_fn(|i| _mm256_loadu_ps(src.add(i * cs)));
