@@ -33,6 +33,7 @@ pub use pooling::{
 
 use crate::dtype::Float;
 use crate::matmul::{MatRef, GEMM_PARALLEL_THRESHOLD};
+use crate::scratch::{self, Use};
 use rayon::prelude::*;
 
 /// Elements above which pooling and channel sums split planes across threads.
@@ -358,45 +359,6 @@ fn col2im<T: Float>(g: &ConvGeom, col: &[T], channels: usize, rows: std::ops::Ra
     }
 }
 
-thread_local! {
-    /// Each thread's im2col / column scratch, kept between calls (f32 and f64).
-    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<f64>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-}
-
-/// Runs `f` with this thread's scratch buffer (its contents are whatever the last user left;
-/// grow it with [`grow`]). Keeping the buffer saves a fresh allocation, zero-fill and page
-/// faults per work item: `cnn_step` spent ~7 % in memset and ~5 % in the kernel's page
-/// clearing on per-split scratch vectors. The buffer is taken out for the call, so a
-/// nested use (work stolen while a GEMM waits) just gets an empty one.
-fn with_scratch<T: Float, R>(f: impl FnOnce(&mut Vec<T>) -> R) -> R {
-    use std::any::Any;
-    fn slot<T: Float>(s: &mut (Vec<f32>, Vec<f64>)) -> Option<&mut Vec<T>> {
-        let (a, b) = s;
-        if let Some(v) = (a as &mut dyn Any).downcast_mut::<Vec<T>>() {
-            return Some(v);
-        }
-        (b as &mut dyn Any).downcast_mut::<Vec<T>>()
-    }
-    let mut v: Vec<T> = SCRATCH.with(|s| slot::<T>(&mut s.borrow_mut()).map(std::mem::take)).unwrap_or_default();
-    let r = f(&mut v);
-    SCRATCH.with(|s| {
-        if let Some(kept) = slot::<T>(&mut s.borrow_mut()) {
-            if kept.capacity() < v.capacity() {
-                *kept = v;
-            }
-        }
-    });
-    r
-}
-
-/// The first `len` elements of `scratch`, growing it (zero-filled) only when it is shorter.
-fn grow<T: Float>(scratch: &mut Vec<T>, len: usize) -> &mut [T] {
-    if scratch.len() < len {
-        scratch.resize(len, T::zero());
-    }
-    &mut scratch[..len]
-}
-
 /// Whether a convolution of `g` should split its items across threads.
 fn split_items(g: &ConvGeom, items: usize) -> bool {
     items >= 2 && rayon::current_num_threads() > 1 && g.macs() >= CONV_PAR_WORK
@@ -447,7 +409,7 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T
             let b = if g.pointwise() {
                 MatRef { data: img, offset: gr * cin_g * ohw + c0, row_stride: ohw, col_stride: 1 }
             } else {
-                let col = grow(scratch, kg * ncols);
+                let col = scratch::grow(scratch, kg * ncols);
                 im2col(g, img, gr * cin_g, cin_g, rows.clone(), col);
                 MatRef { data: &*col, offset: 0, row_stride: ncols, col_stride: 1 }
             };
@@ -456,9 +418,9 @@ pub fn conv2d_forward<T: Float>(g: &ConvGeom, x: &[T], w: &[T], bias: Option<&[T
         }
     };
     if par {
-        (0..items).into_par_iter().for_each(|i| with_scratch(|s| run(i, s)));
+        (0..items).into_par_iter().for_each(|i| scratch::with(Use::Columns, |s| run(i, s)));
     } else {
-        with_scratch(|s| (0..items).for_each(|i| run(i, s)));
+        scratch::with(Use::Columns, |s| (0..items).for_each(|i| run(i, s)));
     }
 }
 
@@ -543,7 +505,7 @@ fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T], bias: Option<&[T]>,
                 unsafe { gemm_into(dst, plane_off + c0, hw, (cb.len(), ncols, cout_g), a, b, true, !par) };
             } else {
                 let rows_col = cb.len() * taps;
-                let col = SharedMut::new(grow(scratch, rows_col * ncols));
+                let col = SharedMut::new(scratch::grow(scratch, rows_col * ncols));
                 // SAFETY: `col` is this item's own scratch.
                 unsafe { gemm_into(col, 0, ncols, (rows_col, ncols, cout_g), a, b, false, !par) };
                 // SAFETY: this item owns the planes of its channel block.
@@ -561,9 +523,9 @@ fn backward_input<T: Float>(g: &ConvGeom, gy: &[T], w: &[T], bias: Option<&[T]>,
         }
     };
     if par {
-        (0..items).into_par_iter().for_each(|i| with_scratch(|s| run(i, s)));
+        (0..items).into_par_iter().for_each(|i| scratch::with(Use::Columns, |s| run(i, s)));
     } else {
-        with_scratch(|s| (0..items).for_each(|i| run(i, s)));
+        scratch::with(Use::Columns, |s| (0..items).for_each(|i| run(i, s)));
     }
 }
 
@@ -604,7 +566,7 @@ pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], gw: &mu
             let b = if g.pointwise() {
                 MatRef { data: img, offset: gr * cin_g * ohw + c0, row_stride: 1, col_stride: ohw }
             } else {
-                let col = grow(scratch, kg * ncols);
+                let col = scratch::grow(scratch, kg * ncols);
                 im2col(g, img, gr * cin_g, cin_g, rows.clone(), col);
                 MatRef { data: &*col, offset: 0, row_stride: 1, col_stride: ncols }
             };
@@ -623,7 +585,7 @@ pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], gw: &mu
             .fold(
                 || vec![T::zero(); len],
                 |mut acc, item| {
-                    with_scratch(|s| accumulate(item, &mut acc, s, false));
+                    scratch::with(Use::Columns, |s| accumulate(item, &mut acc, s, false));
                     acc
                 },
             )
@@ -635,7 +597,7 @@ pub fn conv2d_backward_weight<T: Float>(g: &ConvGeom, x: &[T], gy: &[T], gw: &mu
             gw.copy_from_slice(&t);
         }
     } else {
-        with_scratch(|s| (0..items).for_each(|item| accumulate(item, gw, s, true)));
+        scratch::with(Use::Columns, |s| (0..items).for_each(|item| accumulate(item, gw, s, true)));
     }
 }
 

@@ -29,6 +29,7 @@ pub mod matmul;
 pub mod pool;
 mod raw;
 pub mod reduce;
+mod scratch;
 pub mod slab;
 pub mod storage;
 pub mod team;

@@ -7,7 +7,6 @@ use crate::error::{Error, Result};
 use crate::layout::{broadcast_shapes, Layout};
 use crate::raw::RawTensor;
 use crate::storage::BufferElement;
-use std::cell::RefCell;
 
 mod transpose;
 
@@ -133,49 +132,13 @@ const TRANSPOSE_MIN_ROWS: usize = 8;
 /// product can get each other's buffers) made 128×512×784 with `Wᵀ` 514 → 757 µs.
 const SCRATCH_KEPT_BYTES: usize = 4 << 20;
 
-/// A read-only pointer handed to the threads of one product.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*const T);
-// SAFETY: only ever read, while the caller that owns the data waits for the threads.
-unsafe impl<T: Sync> Sync for SendPtr<T> {}
-unsafe impl<T: Sync> Send for SendPtr<T> {}
-
-impl<T> SendPtr<T> {
-    /// The pointer (a method, so that closures capture the whole `SendPtr`).
-    fn get(self) -> *const T {
-        self.0
-    }
-}
-
-thread_local! {
-    /// This thread's scratch for transposed operands, as `f64`s (aligned for `f32` too).
-    static SCRATCH: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
-}
-
 /// Runs `f` on a scratch slice of `len` elements (contents unspecified): this thread's kept
-/// buffer when it is free and the request not too large, one from the pool otherwise.
+/// operand buffer ([`crate::scratch`]) when the request is not too large, one from the pool
+/// otherwise.
 fn with_scratch<T: Float, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
-    let bytes = len * std::mem::size_of::<T>();
-    debug_assert!(std::mem::align_of::<T>() <= std::mem::align_of::<f64>());
-    let mut f = Some(f);
-    if bytes <= SCRATCH_KEPT_BYTES {
-        let kept = SCRATCH.try_with(|s| {
-            let mut v = s.try_borrow_mut().ok()?;
-            let words = bytes.div_ceil(8);
-            if v.len() < words {
-                v.resize(words, 0.0);
-            }
-            // SAFETY: `T` is `f32` or `f64` (plain bits, any pattern valid) and at most
-            // 8-aligned; the buffer holds at least `bytes` initialised bytes and stays
-            // borrowed while `f` runs.
-            let slice = unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<T>(), len) };
-            f.take().map(|f| f(slice))
-        });
-        if let Ok(Some(r)) = kept {
-            return r;
-        }
+    if len * std::mem::size_of::<T>() <= SCRATCH_KEPT_BYTES {
+        return crate::scratch::with(crate::scratch::Use::Operand, |v| f(crate::scratch::grow(v, len)));
     }
-    let f = f.expect("the scratch closure runs once");
     let mut buf = crate::pool::alloc_overwritten::<T>(len);
     let r = f(&mut buf);
     crate::pool::release(T::into_buffer(buf));
@@ -222,13 +185,15 @@ impl<T: Float> Block<'_, T> {
                 } else {
                     // a product large enough for every thread transposes on every thread too,
                     // each a band of rows of the row-major copy
-                    let band = k.div_ceil(crate::team::size()).next_multiple_of(16);
-                    let b_cols = SendPtr(b_cols);
+                    let (band, j0) = (k.div_ceil(crate::team::size()).next_multiple_of(16), cols.start);
                     crate::team::run_parts(row_major.chunks_mut(band * n), |i, rows| {
                         let p0 = i * band;
-                        // SAFETY: as above, for rows p0.. of the copy (columns p0.. of `b`'s
-                        // slab read from element p0 of each).
-                        unsafe { transpose::to_row_major(b_cols.get().add(p0), cs, rows.len() / n, n, rows) }
+                        // SAFETY: as above, for rows p0.. of the copy (read from element p0 of
+                        // each column of the slab).
+                        unsafe {
+                            let src = self.b.data.as_ptr().add(self.b.offset + j0 * cs + p0);
+                            transpose::to_row_major(src, cs, rows.len() / n, n, rows)
+                        }
                     });
                 }
                 let n = cols.len();
