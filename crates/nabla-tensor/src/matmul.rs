@@ -110,8 +110,9 @@ const GEMM_SELF_THREADED: usize = 640 * 640 * 640;
 /// Whether an `m×n` block of a product should copy its `k×n` slab of `b` into row-major
 /// order before the `gemm` crate runs: when `b` is column-major (a transposed view, as in
 /// `x · Wᵀ`), which the crate would otherwise gather one scalar at a time (see the
-/// `transpose` module), unless the block is small enough for the crate's kernels that read
-/// `b`'s columns in place (`m·n ≤ 256`, or a single row).
+/// `transpose` module), unless the block has fewer than [`TRANSPOSE_MIN_ROWS`] rows (those
+/// go row by row) or is small enough for the crate's kernels that read `b`'s columns in
+/// place (`m·n ≤ 256`).
 fn transpose_first<T>(m: usize, n: usize, k: usize, b: &MatRef<'_, T>) -> bool {
     b_is_column_major(b) && k >= 8 && m >= TRANSPOSE_MIN_ROWS && m * n > 256
 }
@@ -196,7 +197,6 @@ impl<T: Float> Block<'_, T> {
                         }
                     });
                 }
-                let n = cols.len();
                 self.product(rows, cols, k, row_major.as_ptr(), n, 1, par)
             })
         } else if rows.len() > 1
